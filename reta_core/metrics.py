@@ -507,6 +507,7 @@ def bon(pool: Pool, n: int, oracle: str | None = None, rms=None, normalization: 
         rankings: dict | None = None) -> MetricResult:
     """Best-of-n (§4 with ``k = 1``): ``rm, n, bon, n_prompts``."""
     rankings = rankings or rank_all(pool, oracle, rms)
+    n = check_n(n)
     rows, eligs = [], []
     for rm, ranking in rankings.items():
         values, elig = exact_reta_per_prompt(ranking, [1.0 / n], n, normalization)
