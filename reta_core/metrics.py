@@ -345,28 +345,79 @@ def reliability_values(ranking: Ranking, bins: int = 20):
 
 
 # --------------------------------------------------------------------- baselines (§9)
-def _pair_counts(score: np.ndarray, oracle: np.ndarray, valid: np.ndarray):
-    """Pair statistics per row over unordered pairs of valid cells.
+def count_inversions(values: np.ndarray) -> np.ndarray:
+    """Per row, the number of pairs ``i < j`` with ``values[i] > values[j]``.
 
-    Returns ``concordant - discordant``, RM-oracle agreements among pairs with
-    different oracle scores, RM ties among those pairs, the number of such pairs,
-    pairs tied in RM score and pairs tied in oracle score.
+    ``values`` is an integer matrix ``(rows, width)`` with ``width`` a power of two and
+    entries in ``0..width`` (use ``width`` for padding at the end of a row: it never
+    forms an inversion).  A bottom-up merge sort run on all rows at once: at each level
+    every element of a right run counts the elements of its left run that are larger,
+    found with one ``searchsorted`` over all runs (each run is offset so the
+    concatenation stays sorted).  O(width log width) per row.
     """
-    sy = np.sign(score[:, :, None] - score[:, None, :])
-    sj = np.sign(oracle[:, :, None] - oracle[:, None, :])
-    pair = valid[:, :, None] & valid[:, None, :]
-    eye = np.eye(score.shape[1], dtype=bool)[None]
-    pair &= ~eye
-    sy = np.where(pair, sy, 0)
-    sj = np.where(pair, sj, 0)
-    oracle_diff = pair & (sj != 0)
-    s = (sy * sj).sum(axis=(1, 2)) / 2
-    agree = ((sy * sj) > 0).sum(axis=(1, 2)) / 2
-    rm_ties_on_diff = (oracle_diff & (sy == 0)).sum(axis=(1, 2)) / 2
-    n_diff = oracle_diff.sum(axis=(1, 2)) / 2
-    ties_y = (pair & (sy == 0)).sum(axis=(1, 2)) / 2
-    ties_j = (pair & (sj == 0)).sum(axis=(1, 2)) / 2
-    return s, agree, rm_ties_on_diff, n_diff, ties_y, ties_j
+    rows, width = values.shape
+    inversions = np.zeros(rows, dtype=np.int64)
+    current = np.asarray(values, dtype=np.int64)
+    run = 1
+    while run < width:
+        pairs = current.reshape(rows, width // (2 * run), 2, run)
+        segment = np.arange(rows * (width // (2 * run)), dtype=np.int64).reshape(
+            rows, width // (2 * run), 1) * (width + 1)
+        left = (pairs[:, :, 0, :] + segment).ravel()
+        right = (pairs[:, :, 1, :] + segment).ravel()
+        at_most = np.searchsorted(left, right, side="right") - (segment // (width + 1) * run).repeat(
+            run, axis=2).ravel()
+        inversions += (run - at_most).reshape(rows, -1).sum(axis=1)
+        current = np.sort(pairs.reshape(rows, width // (2 * run), 2 * run), axis=2).reshape(rows, width)
+        run *= 2
+    return inversions
+
+
+def _tied_pairs(group: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per row, the number of unordered valid pairs in the same group (ids 0..width)."""
+    rows, width = group.shape
+    flat = (np.arange(rows)[:, None] * (width + 1) + group)[valid]
+    sizes = np.bincount(flat, minlength=rows * (width + 1)).reshape(rows, width + 1)
+    return (sizes * (sizes - 1) // 2).sum(axis=1)
+
+
+def _dense_ranks(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Dense 0-based rank of each valid cell within its row (equal values share one);
+    padding gets ``width``."""
+    order, block_id, _, _ = rank_rows(values, valid)
+    ids = block_id.reshape(values.shape)
+    dense = np.empty_like(ids)
+    np.put_along_axis(dense, order, ids - ids[:, :1], axis=1)
+    return np.where(valid, dense, values.shape[1])
+
+
+def pair_statistics(bucket) -> dict:
+    """§9 pair counts per row of a ranked bucket, in O(N log N) per prompt.
+
+    With rows in RM order, order each RM tie block by oracle ascending, then
+    descending, and count inversions of the oracle sequence (``inv_asc``,
+    ``inv_desc``).  Pairs in different RM blocks are the same in both orders; pairs
+    inside a block contribute ``-t`` and ``+t`` (``t``: RM ties with different oracle
+    scores).  Hence ``concordant - discordant = inv_asc + inv_desc - n0 + n_tied_oracle``
+    and ``t = inv_desc - inv_asc``.
+    """
+    valid = bucket.valid
+    width = valid.shape[1]
+    oracle_rank = _dense_ranks(bucket.oracle, valid)
+    block = np.where(valid, bucket.block, width)
+    inv = []
+    for direction in (1, -1):
+        key = block * (2 * width + 2) + direction * oracle_rank + width
+        order = np.argsort(np.where(valid, key, np.iinfo(np.int64).max), axis=1)
+        inv.append(count_inversions(np.take_along_axis(oracle_rank, order, axis=1)))
+    inv_asc, inv_desc = inv
+    n = bucket.n
+    n0 = n * (n - 1) // 2
+    tied_rm = _tied_pairs(block, valid)
+    tied_oracle = _tied_pairs(oracle_rank, valid)
+    return {"n0": n0, "tied_rm": tied_rm, "tied_oracle": tied_oracle,
+            "concordant_minus_discordant": inv_asc + inv_desc - n0 + tied_oracle,
+            "rm_ties_with_different_oracle": inv_desc - inv_asc}
 
 
 def _row_average_ranks(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -378,27 +429,31 @@ def _row_average_ranks(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(valid, ranks, np.nan)
 
 
-def baseline_per_prompt(ranking: Ranking, max_cells: int = 4_000_000) -> pd.DataFrame:
+def baseline_per_prompt(ranking: Ranking) -> pd.DataFrame:
     """§9 per prompt: pairwise accuracy, Spearman rho and Kendall tau-b (NaN where the
-    statistic is undefined).  Pair statistics are computed on blocks of rows whose
-    pair matrices hold at most ``max_cells`` cells."""
+    statistic is undefined).
+
+    * pairwise accuracy: over pairs with different oracle scores, 1 when the RM orders
+      them like the oracle, 0.5 when the RM ties them, else 0;
+    * Kendall tau-b ``= (n_c - n_d) / sqrt((n0 - n_tied_rm)(n0 - n_tied_oracle))``;
+    * Spearman: Pearson correlation of average ranks; undefined when either score is
+      constant.
+    """
     acc = np.full(ranking.n_prompts, np.nan)
     rho = np.full(ranking.n_prompts, np.nan)
     tau = np.full(ranking.n_prompts, np.nan)
     for b in ranking.buckets:
-        width = b.score.shape[1]
+        pairs = pair_statistics(b)
+        n0, x = pairs["n0"], pairs["concordant_minus_discordant"]
+        ties = pairs["rm_ties_with_different_oracle"]
+        n_diff = n0 - pairs["tied_oracle"]
+        concordant = (n_diff - ties + x) / 2
+        denom = np.sqrt((n0 - pairs["tied_rm"]) * (n0 - pairs["tied_oracle"]).astype(float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            acc[b.prompts] = np.where(n_diff > 0, (concordant + 0.5 * ties) / n_diff, np.nan)
+            tau[b.prompts] = np.where(denom > 0, x / denom, np.nan)
         valid = b.valid
-        score = np.where(valid, b.score, 0.0)
-        step = max(1, max_cells // (width * width))
-        for start in range(0, b.n.size, step):
-            sl = slice(start, start + step)
-            s, agree, ties_diff, n_diff, ties_y, ties_j = _pair_counts(score[sl], b.oracle[sl], valid[sl])
-            n0 = b.n[sl] * (b.n[sl] - 1) / 2
-            with np.errstate(invalid="ignore", divide="ignore"):
-                acc[b.prompts[sl]] = np.where(n_diff > 0, (agree + 0.5 * ties_diff) / n_diff, np.nan)
-                denom = np.sqrt((n0 - ties_y) * (n0 - ties_j))
-                tau[b.prompts[sl]] = np.where(denom > 0, s / denom, np.nan)
-        ry = _row_average_ranks(score, valid)
+        ry = np.where(valid, b.rank_mid, np.nan)
         rj = _row_average_ranks(b.oracle, valid)
         n = b.n[:, None]
         dy = np.where(valid, ry - np.nansum(ry, axis=1, keepdims=True) / n, 0.0)
@@ -406,8 +461,9 @@ def baseline_per_prompt(ranking: Ranking, max_cells: int = 4_000_000) -> pd.Data
         syy = (dy * dy).sum(axis=1)
         sjj = (dj * dj).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
+            # ranks of y are descending (rank 1 = highest score), of J ascending: flip sign
             rho[b.prompts] = np.where((syy > 1e-12) & (sjj > 1e-12),
-                                      (dy * dj).sum(axis=1) / np.sqrt(syy * sjj), np.nan)
+                                      -(dy * dj).sum(axis=1) / np.sqrt(syy * sjj), np.nan)
     return pd.DataFrame({"pairwise_accuracy": acc, "spearman": rho, "kendall": tau})
 
 

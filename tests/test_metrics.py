@@ -316,10 +316,19 @@ def test_compare_rms_paired():
     assert table["diff"].iloc[0] == pytest.approx(good["reta"].iloc[0] - good["reta"].iloc[1])
 
 
+def test_count_inversions_matches_brute_force():
+    rng = np.random.default_rng(0)
+    for width in (1, 2, 4, 16, 64):
+        values = rng.integers(0, max(2, width // 2), size=(20, width))
+        expected = [sum(row[a] > row[b] for a in range(width) for b in range(a + 1, width))
+                    for row in values]
+        assert M.count_inversions(values).tolist() == expected
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_baselines_match_scipy(seed):
     rng = np.random.default_rng(seed)
-    pool = random_pool(rng, n_prompts=25, sizes=(2, 12), n_rms=1)
+    pool = random_pool(rng, n_prompts=25, sizes=(1, 40), n_rms=1, nan_rate=0.05)
     table = M.baselines(pool, "j").table.iloc[0]
     accs, rhos, taus = [], [], []
     for y, j in per_prompt_lists(pool, "rm0"):
