@@ -1,0 +1,125 @@
+"""Tests of the tables the pages and the command line show (reta_core.analysis)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from reta_core import analysis as A
+from reta_core import metrics as M
+from reta_core.demo import generate_demo
+from reta_core.errors import RetaInputError
+from reta_core.pool import Pool
+
+from .test_metrics import make_pool, random_pool
+
+
+@pytest.fixture(scope="module")
+def demo_pool() -> Pool:
+    demo = generate_demo(n_prompts=120, n_responses=16, seed=3)
+    return Pool.from_frame(demo.frame, demo.oracle_columns, demo.rm_columns, category_col="category")
+
+
+def test_leaderboard_numbers_are_the_engines(demo_pool):
+    board = A.leaderboard(demo_pool, n_boot=300)
+    table = board.table.set_index("rm")
+    curves = M.reta_curves(demo_pool, etas=list(A.LEADERBOARD_ETAS)).table.set_index(["rm", "eta"])
+    for rm in demo_pool.rms:
+        for eta in A.LEADERBOARD_ETAS:
+            assert table.loc[rm, A.eta_label(eta)] == pytest.approx(curves.loc[(rm, eta), "reta"])
+            assert table.loc[rm, f"{A.eta_label(eta)}_low"] <= table.loc[rm, A.eta_label(eta)] \
+                <= table.loc[rm, f"{A.eta_label(eta)}_high"]
+    assert board.n == 16
+    bon = M.bon(demo_pool, 16).table.set_index("rm")["bon"]
+    np.testing.assert_allclose(table.loc[bon.index, "bon"], bon)
+    base = M.baselines(demo_pool).table.set_index("rm")
+    np.testing.assert_allclose(table.loc[base.index, "kendall"], base["kendall"])
+    # sorted by RETA(eta*), and eta* is where the RM's own curve peaks
+    assert board.table["reta_at_eta_star"].is_monotonic_decreasing
+    curve = board.curves[board.curves["rm"] == "length_biased_rm"]
+    assert table.loc["length_biased_rm", "reta_at_eta_star"] == pytest.approx(curve["reta"].max())
+    assert table.loc["length_biased_rm", "eta_star"] > 0.1
+    assert table.loc["strong_rm", "gain"] == pytest.approx(0.0)
+
+
+def test_rms_not_beating_length_baseline():
+    table = pd.DataFrame({"rm": ["baseline_length", "good", "weak", "baseline_random"],
+                          "is_baseline": [True, False, False, True],
+                          "reta_at_eta_star": [1.2, 1.5, 1.1, 1.0]})
+    assert A.rms_not_beating_length(table) == ["weak"]
+    assert A.rms_not_beating_length(table[table["rm"] != "baseline_length"]) == []
+
+
+def test_optimal_reading_sentences():
+    assert A.optimal_reading("rm", 0.12, 0.1, 0.09, 0.01) == \
+        "rm: select uniformly from its top 12%: +9% over its top pick."
+    assert "trust its top pick" in A.optimal_reading("rm", 0.01, 0.0, 0.0, 0.01)
+
+
+def test_category_reta_matches_per_category_pools(demo_pool):
+    table = A.category_reta(demo_pool, 0.1).set_index(["rm", "category"])
+    for category in ("chat", "coding"):
+        sub = demo_pool.select_category(category)
+        expected = M.reta_curves(sub, etas=[0.1]).table.set_index("rm")
+        for rm in demo_pool.rms:
+            assert table.loc[(rm, category), "reta"] == pytest.approx(expected.loc[rm, "reta"])
+            assert table.loc[(rm, category), "n_prompts"] == expected.loc[rm, "n_prompts"]
+
+
+def test_stability_study_table(demo_pool):
+    ticks = []
+    table = A.stability_study(demo_pool, 0.25, rms=["strong_rm"], repeats=50,
+                              progress=lambda done, total: ticks.append((done, total)))
+    assert A.stability_sizes(16) == [2, 4, 8, 16]
+    assert sorted(table["n"].unique()) == [2, 4, 8, 16]
+    assert ticks[-1] == (4 * 50, 4 * 50)
+    bon8 = table[(table["n"] == 8) & (table["estimator"] == "BoN@n")].iloc[0]
+    assert bon8["exact"] == pytest.approx(M.bon(demo_pool, 8, rms=["strong_rm"]).table["bon"].iloc[0])
+    reta8 = table[(table["n"] == 8) & (table["estimator"] == "RETA@0.25")].iloc[0]
+    assert reta8["k"] == 2
+    # at n = N every resample is the pool itself: no spread, mean = exact
+    full = table[table["n"] == 16]
+    assert np.allclose(full["std"], 0) and np.allclose(full["mean"], full["exact"])
+    assert "RETA@0.25 varies less" in A.stability_reading(table)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.05, 0.2, 1 / 3, 0.5, 0.9]))
+def test_top_eta_weights_reproduce_top_mean(seed, eta):
+    pool = random_pool(np.random.default_rng(seed), n_prompts=6, sizes=(2, 9), nan_rate=0.1)
+    ranking = M.rank_all(pool, "j")["rm0"]
+    weight, _, _ = A.top_eta_weights(ranking, eta, pool.n_responses)
+    top = M.top_eta_mean(ranking, [eta])[:, 0]
+    j = np.nan_to_num(pool.oracles["j"])
+    codes = pool.prompt_codes
+    counted = ~np.isnan(weight)
+    mass = np.bincount(codes[counted], weights=(weight * j)[counted], minlength=pool.n_prompts)
+    total = np.bincount(codes[counted], weights=weight[counted], minlength=pool.n_prompts)
+    has = ranking.n_counted > 0
+    # the weights of a prompt sum to m = eta N_q and reproduce T_q(eta)
+    np.testing.assert_allclose(total[has], np.maximum(eta * ranking.n_counted[has], 0), rtol=1e-12)
+    np.testing.assert_allclose(mass[has] / total[has], top[has], rtol=1e-12)
+
+
+def test_prompt_responses_hand_case():
+    pool = make_pool([[1, 2, 3, 4]], {"y": [[0.1, 0.2, 0.2, 0.9]]})
+    ranking = M.rank_all(pool, "j")["y"]
+    table = A.prompt_responses(pool, ranking, 0, 0.5)  # m = 2: rank 1, then half of the tie
+    assert table["oracle_score"].tolist()[0] == 4
+    assert table["rank"].tolist() == [1.0, 2.5, 2.5, 4.0]
+    assert table["weight"].tolist() == [1.0, 0.5, 0.5, 0.0]
+    assert table["in_top"].tolist() == [True, True, True, False]
+    with pytest.raises(RetaInputError, match="out of range"):
+        A.prompt_responses(pool, ranking, 5, 0.5)
+
+
+def test_prompt_table_with_second_rm():
+    pool = make_pool([[1, 2, 3, 4], [4, 3, 2, 1]], {"a": [[1, 2, 3, 4], [4, 3, 2, 1]],
+                                                    "b": [[4, 3, 2, 1], [4, 3, 2, 1]]})
+    rankings = M.rank_all(pool, "j")
+    table = A.prompt_table(pool, rankings["a"], 0.5, other=rankings["b"])
+    # prompt 0: a takes {3, 4}, b takes {1, 2}: no overlap; prompt 1: both take {4, 3}
+    assert table["top_overlap"].tolist() == [0.0, 1.0]
+    assert table["reta"].tolist() == [pytest.approx(3.5 / 2.5), pytest.approx(3.5 / 2.5)]
+    assert table["reta_gap"].tolist()[0] == pytest.approx((3.5 - 1.5) / 2.5)
