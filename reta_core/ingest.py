@@ -1,0 +1,801 @@
+"""Validated, all-or-nothing imports of benchmarks and RM score files.
+
+Two kinds of input, each a file (CSV, Parquet or JSON Lines, chosen by extension:
+``.csv``, ``.csv.gz``, ``.parquet``, ``.jsonl``, ``.ndjson``, ``.jsonl.gz``, ``.json``)
+or a pandas DataFrame:
+
+*Benchmark file* (:func:`import_benchmark`, :func:`import_frame`): long format, one row
+per response.  Required columns ``prompt_id``, ``response_id`` and at least one oracle
+column (named in ``oracle_cols``; the first is the default oracle).  Optional columns
+``prompt``, ``response``, ``category``, ``policy``.  RM score columns are named in
+``rm_cols``; when ``rm_cols`` is None every other numeric column is an RM (a column
+is numeric when it has a numeric type or every non-empty cell parses as a number), so
+pass ``rm_cols=[]`` for a file with numeric metadata such as ``sample_index``.
+
+*RM file* (:func:`add_rm_scores`): ``response_id`` and one score column
+(``score_column``; by default the single column other than ``response_id`` and an
+optional ``prompt_id``, which, when present, must agree with the benchmark).
+
+Validation (each failure a one-line :class:`~reta_core.errors.RetaInputError` naming
+the file and the 1-based data row or the column): required and named columns present;
+``response_id`` unique; a prompt's text and category the same on all its rows; scores
+numeric and not infinite (empty cells and NaN are allowed and counted; the tokens
+``NA``, ``N/A``, ``null``, ``None`` count as empty); the file readable as its
+extension says and not empty; names non-empty, unused (unless ``replace``) and not
+clashing with an oracle.  For RM files: every id in the benchmark (coverage of only
+part of the benchmark is fine and reported).
+
+All-or-nothing: the file is read and checked in an in-memory DuckDB connection and the
+store is only read (short read-only connection) until everything has passed; then one
+read-write transaction writes it all.  A failed import leaves the database file
+byte-for-byte unchanged.
+
+Baselines: a benchmark imported with response texts gets two RMs that need no model,
+marked ``is_baseline``: ``baseline_length`` (response length in characters) and
+``baseline_random`` (uniform scores from ``numpy.random.default_rng(BASELINE_RANDOM_SEED)``
+assigned to the responses sorted by response_id in byte order, so the same ids always
+get the same scores).
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .errors import RetaInputError, show
+from .pool import Pool
+from .store import Store, arrow_pool, first_row, quote_ident, utc_now
+
+BASELINE_LENGTH = "baseline_length"
+BASELINE_RANDOM = "baseline_random"
+BASELINE_RANDOM_SEED = 2504_14838  # the RETA paper's arXiv number
+BASELINE_DESCRIPTIONS = {
+    BASELINE_LENGTH: "Baseline (no model): the response's length in characters; "
+                     "longer scores higher.",
+    BASELINE_RANDOM: f"Baseline (no model): uniform random scores from numpy "
+                     f"default_rng({BASELINE_RANDOM_SEED}) over the responses sorted by "
+                     f"response_id; its RETA is about 1.",
+}
+REQUIRED_COLUMNS = ("prompt_id", "response_id")
+TEXT_COLUMNS = ("prompt", "response", "category", "policy")
+MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none")
+FORMATS = {  # suffix -> (format name, DuckDB reader call with one ? for the path)
+    ".csv": ("CSV", "read_csv(?, header = true, all_varchar = true)"),
+    ".csv.gz": ("CSV", "read_csv(?, header = true, all_varchar = true)"),
+    ".parquet": ("Parquet", "read_parquet(?)"),
+    ".jsonl": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
+    ".ndjson": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
+    ".jsonl.gz": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
+    ".ndjson.gz": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
+    ".json": ("JSON", "read_json(?, format = 'auto', sample_size = -1)"),
+}
+_NUMERIC_TYPE = re.compile(
+    r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*)$")
+_TYPED_SCORE = re.compile(r"^(BOOLEAN|\"?NULL\"?)$")
+
+Progress = Callable[[float, str], None]
+EXCLUSION_REASONS = {
+    "fewer_than_2_scored": "with fewer than 2 scored responses",
+    "mean_oracle_not_positive": "with mean oracle <= 0 (ratio normalisation)",
+}
+
+
+# ------------------------------------------------------------------------ report
+@dataclass
+class ImportReport:
+    """What an import wrote and what the user should know about it.
+
+    ``coverage``: per RM written, the share of the benchmark's responses with a finite
+    score.  ``missing``: per oracle/RM column of the file, the empty or NaN cells.
+    ``excluded``: per oracle (alone) and per RM (with the default oracle), how many
+    prompts will not count and why (RETA_SPEC §1), keyed by
+    :data:`EXCLUSION_REASONS`.
+    """
+
+    kind: str  # "benchmark" or "rm"
+    benchmark: str
+    source: str
+    rows: int
+    prompts: int
+    responses: int
+    pool_size: dict
+    default_oracle: str
+    oracles: list = field(default_factory=list)
+    rms: list = field(default_factory=list)
+    baselines: list = field(default_factory=list)
+    coverage: dict = field(default_factory=dict)
+    missing: dict = field(default_factory=dict)
+    excluded: dict = field(default_factory=dict)
+    replaced: bool = False
+    dry_run: bool = False  # checked only (``dry_run=True``): nothing was written
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_text(self) -> str:
+        ps = self.pool_size
+        verb = "Replaced" if self.replaced else "Imported"
+        if self.dry_run:
+            verb = "Checked, nothing written yet: would " + ("replace" if self.replaced else "import")
+        what = (f"benchmark {self.benchmark!r}" if self.kind == "benchmark"
+                else f"RM {self.rms[0]!r} into benchmark {self.benchmark!r}")
+        lines = [
+            f"{verb} {what} from {self.source}: {self.rows:,} rows read.",
+            f"Benchmark: {self.prompts:,} prompts, {self.responses:,} responses, pool size "
+            f"min {ps['min']}, median {ps['median']:g}, max {ps['max']}.",
+        ]
+        if self.kind == "benchmark":
+            lines.append("Oracles: " + "; ".join(
+                f"{o}{' (default)' if o == self.default_oracle else ''}: "
+                f"{self.missing.get(o, 0):,} empty" for o in self.oracles) + ".")
+        if self.rms:
+            lines.append("RMs: " + "; ".join(
+                f"{r}{' (baseline)' if r in self.baselines else ''}: "
+                f"{self.coverage[r]:.1%} covered"
+                + (f", {self.missing[r]:,} empty" if r in self.missing else "")
+                for r in self.rms) + ".")
+        parts = []
+        for scorer, reasons in self.excluded.items():
+            counts = [f"{n:,} {EXCLUSION_REASONS[k]}" for k, n in reasons.items() if n]
+            if counts:
+                pair = "" if scorer in self.oracles else f" (with {self.default_oracle})"
+                parts.append(f"{scorer}{pair}: " + ", ".join(counts))
+        lines.append("Prompts that will not count: " + ("; ".join(parts) if parts else "none")
+                     + ".")
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ source
+class _Source:
+    """A user file or DataFrame, read into table ``src`` of an in-memory DuckDB.
+
+    ``src`` keeps the input's row order, so ``rowid + 1`` is the 1-based data row.
+    """
+
+    def __init__(self, data, source_name: str | None = None):
+        is_frame = isinstance(data, pd.DataFrame)
+        self.label = source_name or ("DataFrame" if is_frame else Path(data).name)
+        self.con = duckdb.connect()
+        try:
+            if is_frame:
+                self._load_frame(data)
+            else:
+                self._load_file(Path(data).expanduser())
+            self._normalise()
+            described = self.con.execute("DESCRIBE src").fetchall()
+            self.types = {row[0]: row[1] for row in described}
+            self.columns = list(self.types)
+            self.n_rows, blank = self.first(
+                "SELECT count(*), count(*) FILTER (WHERE COLUMNS(*) IS NULL) FROM src")
+            if self.n_rows == blank:  # no rows, or only empty ones
+                raise self.error("the file has no data rows")
+        except BaseException:
+            self.con.close()
+            raise
+
+    def close(self):
+        self.con.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _normalise(self):
+        """Drop the index columns pandas writes into Parquet; turn JSON-typed columns
+        (JSON Lines fields of mixed types) into plain text ('"x"' becomes 'x')."""
+        for column, kind in self.con.execute("SELECT column_name, data_type FROM "
+                                             "information_schema.columns WHERE table_name = "
+                                             "'src'").fetchall():
+            q = quote_ident(column)
+            if re.fullmatch(r"__index_level_\d+__", column):
+                self.con.execute(f"ALTER TABLE src DROP COLUMN {q}")
+            elif kind == "JSON":
+                self.con.execute(f"ALTER TABLE src ALTER {q} TYPE VARCHAR USING ({q} ->> '$')")
+
+    def _load_frame(self, frame: pd.DataFrame):
+        frame = frame.reset_index(drop=True)
+        frame.columns = [str(c) for c in frame.columns]
+        self.con.register("_reta_frame", frame)
+        try:
+            self.con.execute("CREATE TABLE src AS SELECT * FROM _reta_frame")
+        except duckdb.Error as exc:
+            raise self.error(f"cannot be read: {_first_line(exc)}") from exc
+        finally:
+            self.con.unregister("_reta_frame")
+
+    def _load_file(self, path: Path):
+        name = path.name.lower()
+        suffix = next((s for s in sorted(FORMATS, key=len, reverse=True) if name.endswith(s)),
+                      None)
+        if suffix is None:
+            raise self.error("unknown file type; use one of " + ", ".join(FORMATS))
+        if not path.is_file():
+            raise self.error(f"file not found ({path})")
+        if path.stat().st_size == 0:
+            raise self.error("the file is empty")
+        fmt, reader = FORMATS[suffix]
+        try:
+            self.con.execute(f"CREATE TABLE src AS SELECT * FROM {reader}", [str(path)])
+        except duckdb.Error as exc:
+            raise self.error(f"cannot be read as {fmt}: {_first_line(exc)}") from exc
+
+    # ---------------------------------------------------------------- messages
+    def error(self, problem: str, row=None, column=None) -> RetaInputError:
+        where = [f"row {row}"] if row is not None else []
+        if column is not None:
+            where.append(f"column {show(column)}")
+        return RetaInputError(f"{self.label}: " + (", ".join(where) + ": " if where else "")
+                              + problem)
+
+    def listing(self) -> str:
+        return ", ".join(map(show, self.columns))
+
+    def require_columns(self, columns, role: str):
+        for col in columns:
+            if col not in self.types:
+                raise self.error(f"no column {show(col)} ({role}); it has columns: "
+                                 f"{self.listing()}")
+
+    def first(self, sql: str, params=()):
+        return first_row(self.con, sql, list(params))
+
+    # ---------------------------------------------------------------- values
+    def text_expr(self, col: str | None) -> str:
+        return f"CAST({quote_ident(col)} AS VARCHAR)" if col in self.types else "NULL::VARCHAR"
+
+    def _is_typed_number(self, col) -> bool:
+        return bool(_NUMERIC_TYPE.match(self.types[col]) or _TYPED_SCORE.match(self.types[col]))
+
+    def score_expr(self, col: str) -> str:
+        """SQL for column ``col`` as DOUBLE: NULL for empty, NaN and missing tokens."""
+        q = quote_ident(col)
+        if self._is_typed_number(col):
+            value = f"CAST({q} AS DOUBLE)"
+        else:
+            text = f"trim(CAST({q} AS VARCHAR))"
+            value = (f"CASE WHEN lower({text}) IN {_tokens_sql()} THEN NULL "
+                     f"ELSE TRY_CAST({text} AS DOUBLE) END")
+        return f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
+
+    def looks_numeric(self, col: str) -> bool:
+        """For ``rm_cols=None``: a numeric type, or text whose non-empty cells are all
+        numbers (and there is at least one)."""
+        if _NUMERIC_TYPE.match(self.types[col]):
+            return True
+        if self.types[col] != "VARCHAR":
+            return False
+        bad, good = self.first(
+            f"SELECT count(*) FILTER (WHERE v IS NOT NULL AND lower(v) NOT IN {_tokens_sql()} "
+            f"AND TRY_CAST(v AS DOUBLE) IS NULL), count(TRY_CAST(v AS DOUBLE)) "
+            f"FROM (SELECT trim({quote_ident(col)}) AS v FROM src)")
+        return bad == 0 and good > 0
+
+    def check_scores(self, col: str):
+        """Every cell of ``col`` empty, NaN or a finite number."""
+        q = quote_ident(col)
+        if not self._is_typed_number(col):
+            text = f"trim(CAST({q} AS VARCHAR))"
+            bad = self.first(
+                f"SELECT rowid + 1, CAST({q} AS VARCHAR) FROM src WHERE {q} IS NOT NULL "
+                f"AND lower({text}) NOT IN {_tokens_sql()} AND TRY_CAST({text} AS DOUBLE) IS NULL "
+                f"ORDER BY rowid LIMIT 1")
+            if bad:
+                raise self.error(f"not a number: {show(bad[1])}", row=bad[0], column=col)
+        bad = self.first(f"SELECT rowid + 1, CAST({self.score_expr(col)} AS VARCHAR) FROM src "
+                         f"WHERE isinf({self.score_expr(col)}) ORDER BY rowid LIMIT 1")
+        if bad:
+            raise self.error(f"infinite value {bad[1]}", row=bad[0], column=col)
+
+    def check_ids(self, columns):
+        """Ids present (not empty) and response_id unique."""
+        for col in columns:
+            q = quote_ident(col)
+            bad = self.first(f"SELECT rowid + 1 FROM src WHERE {q} IS NULL OR "
+                             f"trim(CAST({q} AS VARCHAR)) = '' ORDER BY rowid LIMIT 1")
+            if bad:
+                raise self.error(f"empty {col}", row=bad[0], column=col)
+        dup = self.first(
+            "SELECT row, id, first_row FROM (SELECT rowid + 1 AS row, "
+            "CAST(response_id AS VARCHAR) AS id, "
+            "min(rowid + 1) OVER (PARTITION BY CAST(response_id AS VARCHAR)) AS first_row "
+            "FROM src) WHERE row > first_row ORDER BY row LIMIT 1")
+        if dup:
+            raise self.error(f"duplicate response_id {show(dup[1])} (first in row {dup[2]})",
+                             row=dup[0], column="response_id")
+
+    def check_prompt_consistency(self):
+        """A prompt's text and category are the same on every row that gives them."""
+        for col in ("prompt", "category"):
+            if col not in self.types:
+                continue
+            q, pid = quote_ident(col), "CAST(prompt_id AS VARCHAR)"
+            bad = self.first(
+                f"WITH v AS (SELECT rowid + 1 AS row, {pid} AS pid, CAST({q} AS VARCHAR) AS val "
+                f"FROM src WHERE {q} IS NOT NULL), "
+                f"f AS (SELECT pid, arg_min(val, row) AS val, min(row) AS row FROM v GROUP BY pid) "
+                f"SELECT v.row, v.pid, v.val, f.val, f.row FROM v JOIN f USING (pid) "
+                f"WHERE v.val <> f.val ORDER BY v.row LIMIT 1")
+            if bad:
+                raise self.error(
+                    f"prompt {show(bad[1])} has {col} {show(bad[2], 40)} here but "
+                    f"{show(bad[3], 40)} in row {bad[4]}", row=bad[0], column=col)
+
+
+def _tokens_sql() -> str:
+    return "(" + ", ".join("'" + t.replace("'", "''") + "'" for t in MISSING_TOKENS) + ")"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# ------------------------------------------------------------------------ helpers
+def _as_store(store) -> Store:
+    return store if isinstance(store, Store) else Store(store)
+
+
+def _names(value) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _check_name(label: str, kind: str, name) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise RetaInputError(f"{label}: the {kind} name is empty")
+    if name != name.strip() or any(ord(ch) < 32 for ch in name):
+        raise RetaInputError(f"{label}: the {kind} name {show(name)} has leading/trailing "
+                             "spaces or control characters")
+    return name
+
+
+def _noop(_fraction: float, _message: str) -> None:
+    pass
+
+
+def _start(store, file, source_name, progress, kind: str, name):
+    """(Store, progress callback, the input read into DuckDB) once ``name`` is valid."""
+    progress = progress or _noop
+    progress(0.0, "reading the file")
+    src = _Source(file, source_name)
+    try:
+        _check_name(src.label, kind, name)
+    except RetaInputError:
+        src.close()
+        raise
+    return _as_store(store), progress, src
+
+
+def _pool_sizes(pool: Pool) -> dict:
+    sizes = pool.pool_sizes
+    if sizes.size == 0:
+        return {"min": 0, "median": 0, "max": 0}
+    median = float(np.median(sizes))
+    return {"min": int(sizes.min()), "median": int(median) if median.is_integer() else median,
+            "max": int(sizes.max())}
+
+
+def exclusions(pool: Pool, oracle: np.ndarray, scores: np.ndarray | None = None) -> dict:
+    """Prompts that will not count for (``scores``, ``oracle``), by reason (RETA_SPEC §1).
+
+    A response counts when its oracle score (and RM score, if given) are finite; a prompt
+    needs 2 counted responses, and a mean oracle > 0 for the ratio normalisation.
+    """
+    ok = np.isfinite(oracle)
+    if scores is not None:
+        ok &= np.isfinite(scores)
+    codes = pool.prompt_codes
+    n = np.bincount(codes, weights=ok, minlength=pool.n_prompts)
+    total = np.bincount(codes, weights=np.where(ok, oracle, 0.0), minlength=pool.n_prompts)
+    few = n < 2
+    mean = total / np.maximum(n, 1)
+    return {"fewer_than_2_scored": int(few.sum()),
+            "mean_oracle_not_positive": int((~few & (mean <= 0)).sum())}
+
+
+def _coverage(scores: np.ndarray) -> float:
+    return float(np.isfinite(scores).mean()) if scores.size else 0.0
+
+
+def _wide_scores(arrays: dict) -> pa.Table:
+    """Arrow table (response_code, one float column per scorer) from {name: array};
+    NaN becomes NULL.  The store turns it into long rows."""
+    n = len(next(iter(arrays.values()))) if arrays else 0
+    columns = {"response_code": pa.array(np.arange(n, dtype=np.int32))}
+    columns.update({name: pa.array(values, pa.float64(), from_pandas=True)
+                    for name, values in arrays.items()})
+    return pa.table(columns)
+
+
+def _numpy(con, sql: str) -> dict:
+    table = con.sql(sql).to_arrow_table()
+    return {name: table[name].to_numpy(zero_copy_only=False) for name in table.column_names}
+
+
+# ------------------------------------------------------------------- benchmarks
+def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace: bool = False,
+                     description: str | None = None, baselines: bool = True,
+                     progress: Progress | None = None, *, source_name: str | None = None,
+                     oracle_descriptions: dict | None = None,
+                     rm_descriptions: dict | None = None, dry_run: bool = False) -> ImportReport:
+    """Validate a benchmark file (or DataFrame) and write it to ``store`` in one
+    transaction; see the module docstring for the format and the checks.
+    ``dry_run``: run every check and build the report, but write nothing (the report's
+    ``dry_run`` is set); the store is only read.
+
+    ``oracle_cols``: oracle columns, the first is the default.  ``rm_cols``: RM columns
+    (None: every other numeric column).  ``replace``: replace a benchmark of that name
+    (with all its RMs).  ``baselines``: add the baseline scorers when the file has
+    response texts.  ``progress(fraction, message)``: optional callback.
+    ``source_name``: what messages and the store call the input (default: the file
+    name).  ``oracle_descriptions`` / ``rm_descriptions``: optional {name: text}.
+    """
+    store, progress, src = _start(store, file, source_name, progress, "benchmark", name)
+    with src:
+        label = src.label
+        oracle_cols, rm_cols, made_baselines = _benchmark_columns(src, oracle_cols, rm_cols,
+                                                                  baselines)
+        progress(0.2, "checking the rows")
+        src.check_ids(REQUIRED_COLUMNS)
+        src.check_prompt_consistency()
+        for col in oracle_cols + rm_cols:
+            src.check_scores(col)
+        exists = name in store.benchmark_names()
+        if exists and not replace:
+            raise RetaInputError(f"{label}: benchmark {show(name)} exists already; choose "
+                                 "another name or replace it")
+        progress(0.4, "ordering the responses")
+        tables, pool, missing = _benchmark_tables(src, oracle_cols, rm_cols,
+                                                  bool(made_baselines))
+        rm_arrays = pool.rms
+    progress(0.6, "computing the report")
+    descriptions = dict(BASELINE_DESCRIPTIONS)
+    descriptions.update(rm_descriptions or {})
+    default = oracle_cols[0]
+    report = ImportReport(
+        kind="benchmark", benchmark=name, source=label, rows=src.n_rows,
+        prompts=pool.n_prompts, responses=pool.n_responses, pool_size=_pool_sizes(pool),
+        default_oracle=default, oracles=list(oracle_cols), rms=list(rm_arrays),
+        baselines=list(made_baselines),
+        coverage={r: _coverage(v) for r, v in rm_arrays.items()},
+        missing=missing, replaced=exists)
+    report.excluded = {o: exclusions(pool, pool.oracles[o]) for o in oracle_cols}
+    report.excluded.update({r: exclusions(pool, pool.oracles[default], v)
+                            for r, v in rm_arrays.items()})
+    if dry_run:
+        report.dry_run = True
+        progress(1.0, "checked")
+        return report
+    tables.update(_scorer_tables(pool, made_baselines, label, oracle_descriptions or {},
+                                 descriptions))
+    progress(0.7, "writing to the database")
+    store.write_benchmark(name, {"description": description, "default_oracle": default,
+                                 "source_file": label}, tables, replace=replace, source=label)
+    progress(1.0, "done")
+    return report
+
+
+def _scorer_tables(pool: Pool, baselines, label: str, oracle_descriptions: dict,
+                   rm_descriptions: dict) -> dict:
+    """Arrow tables oracles, rms, oracle_scores (wide), rm_scores (wide) for the store."""
+    oracles, rms, now = list(pool.oracles), list(pool.rms), utc_now()
+
+    def n_scored(arrays, names):
+        return pa.array([int(np.isfinite(arrays[n]).sum()) for n in names], pa.int64())
+
+    return {
+        "oracles": pa.table({
+            "name": pa.array(oracles, pa.string()),
+            "description": pa.array([oracle_descriptions.get(o) for o in oracles], pa.string()),
+            "position": pa.array(range(len(oracles)), pa.int32()),
+            "n_scored": n_scored(pool.oracles, oracles),
+        }),
+        "rms": pa.table({
+            "name": pa.array(rms, pa.string()),
+            "description": pa.array([rm_descriptions.get(r) for r in rms], pa.string()),
+            "source_file": pa.array([None if r in baselines else label for r in rms],
+                                    pa.string()),
+            "added_at": pa.array([now] * len(rms), pa.timestamp("us")),
+            "is_baseline": pa.array([r in baselines for r in rms], pa.bool_()),
+            "n_scored": n_scored(pool.rms, rms),
+            "position": pa.array(range(len(rms)), pa.int32()),
+        }),
+        "oracle_scores": _wide_scores(pool.oracles),
+        "rm_scores": _wide_scores(pool.rms),
+    }
+
+
+def import_frame(store, frame: pd.DataFrame, name: str, oracle_cols, rm_cols=None,
+                 replace: bool = False, description: str | None = None, baselines: bool = True,
+                 progress: Progress | None = None, *, source_name: str = "DataFrame",
+                 oracle_descriptions: dict | None = None,
+                 rm_descriptions: dict | None = None, dry_run: bool = False) -> ImportReport:
+    """:func:`import_benchmark` for a pandas DataFrame (same checks, same report)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise RetaInputError(f"{source_name}: expected a pandas DataFrame, got "
+                             f"{type(frame).__name__}")
+    return import_benchmark(store, frame, name, oracle_cols, rm_cols, replace, description,
+                            baselines, progress, source_name=source_name,
+                            oracle_descriptions=oracle_descriptions,
+                            rm_descriptions=rm_descriptions, dry_run=dry_run)
+
+
+def _benchmark_columns(src: _Source, oracle_cols, rm_cols, baselines: bool):
+    """(oracle columns, RM columns, baseline names to make), all checked."""
+    oracle_cols = _names(oracle_cols)
+    src.require_columns(REQUIRED_COLUMNS, "required")
+    if not oracle_cols:
+        raise src.error("name at least one oracle column; it has columns: " + src.listing())
+    src.require_columns(oracle_cols, "named as oracle")
+    reserved = set(REQUIRED_COLUMNS) | set(TEXT_COLUMNS)
+    if rm_cols is None:
+        rm_cols = [c for c in src.columns
+                   if c not in reserved and c not in oracle_cols and src.looks_numeric(c)]
+    else:
+        rm_cols = _names(rm_cols)
+        src.require_columns(rm_cols, "named as RM")
+    make = [BASELINE_LENGTH, BASELINE_RANDOM] if baselines and "response" in src.types else []
+    seen = set()
+    for col in oracle_cols + rm_cols:
+        _check_name(src.label, "oracle" if col in oracle_cols else "RM", col)
+        if col in reserved:
+            raise src.error(f"{col} cannot be a score column", column=col)
+        if col in seen:
+            clash = "as oracle and as RM" if col in oracle_cols and col in rm_cols else "twice"
+            raise src.error(f"named {clash}; an RM name must differ from every oracle name",
+                            column=col)
+        if col in make:
+            raise src.error(f"{show(col)} is reserved for the baseline scorer; rename the "
+                            "column or import without baselines", column=col)
+        seen.add(col)
+    return oracle_cols, rm_cols, make
+
+
+def _benchmark_tables(src: _Source, oracle_cols, rm_cols, baselines):
+    """(Arrow tables for prompts/responses, the Pool with the baseline scorers among its
+    RMs, missing-cell counts per file column).
+
+    Responses are put in pool order: by prompt (in order of first appearance), then by
+    file row.  Only integer codes are sorted; text columns are gathered once with Arrow.
+    """
+    con = src.con
+    con.execute(f"""
+        CREATE TABLE prompt_rows AS
+        SELECT prompt_id, (row_number() OVER (ORDER BY first_row) - 1)::INTEGER AS prompt_code,
+               prompt, category
+        FROM (SELECT CAST(prompt_id AS VARCHAR) AS prompt_id, min(rowid) AS first_row,
+                     arg_min({src.text_expr('prompt')}, rowid)
+                         FILTER (WHERE {src.text_expr('prompt')} IS NOT NULL) AS prompt,
+                     arg_min({src.text_expr('category')}, rowid)
+                         FILTER (WHERE {src.text_expr('category')} IS NOT NULL) AS category
+              FROM src GROUP BY ALL)""")
+    prompts = con.sql("SELECT prompt_id, prompt_code, prompt, category FROM prompt_rows "
+                      "ORDER BY prompt_code").to_arrow_table()
+    codes = _numpy(con, "SELECT p.prompt_code FROM src s JOIN prompt_rows p "
+                        "ON p.prompt_id = CAST(s.prompt_id AS VARCHAR) ORDER BY s.rowid"
+                   )["prompt_code"]
+    order = np.argsort(codes, kind="stable")  # pool position -> 0-based file row
+    names = oracle_cols + rm_cols
+    scores = "".join(f", {src.score_expr(c)} AS s{i}" for i, c in enumerate(names))
+    rows = con.sql(f"""
+        SELECT CAST(response_id AS VARCHAR) AS response_id,
+               CAST(prompt_id AS VARCHAR) AS prompt_id, {src.text_expr('response')} AS response,
+               {src.text_expr('policy')} AS policy, rowid + 1 AS source_row,
+               length({src.text_expr('response')})::DOUBLE AS _length {scores}
+        FROM src""").to_arrow_table()
+    file_order = rows["source_row"].to_numpy()
+    if not np.array_equal(file_order, np.arange(1, len(file_order) + 1)):
+        rows = rows.take(np.argsort(file_order))  # DuckDB did not keep the scan order
+    if not np.array_equal(order, np.arange(len(order))):
+        rows = rows.take(order)
+    values = [rows[f"s{i}"].to_numpy(zero_copy_only=False) for i in range(len(names))]
+    rm_arrays = dict(zip(rm_cols, values[len(oracle_cols):]))
+    if baselines:
+        by_id = _numpy(con, "SELECT rowid FROM src ORDER BY CAST(response_id AS VARCHAR)"
+                       )["rowid"]  # DuckDB's default collation: byte order
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        random = np.empty(len(order))
+        random[position[by_id]] = np.random.default_rng(BASELINE_RANDOM_SEED).random(len(order))
+        rm_arrays[BASELINE_LENGTH] = rows["_length"].to_numpy(zero_copy_only=False)
+        rm_arrays[BASELINE_RANDOM] = random
+    responses = pa.table({
+        "response_code": pa.array(np.arange(rows.num_rows, dtype=np.int32)),
+        "response_id": rows["response_id"],
+        "prompt_code": pa.array(codes[order].astype(np.int32)),
+        "prompt_id": rows["prompt_id"],
+        "response": rows["response"],
+        "policy": rows["policy"],
+        "source_row": rows["source_row"],
+    })
+    pool = arrow_pool(prompts, codes[order], rows["response_id"],
+                      dict(zip(oracle_cols, values[:len(oracle_cols)])), rm_arrays)
+    missing = {c: int(np.isnan(v).sum()) for c, v in zip(names, values)}
+    return {"prompts": prompts, "responses": responses}, pool, missing
+
+
+# ------------------------------------------------------------------------ RM files
+def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None = None,
+                  replace: bool = False, description: str | None = None, *,
+                  source_name: str | None = None,
+                  progress: Progress | None = None, dry_run: bool = False) -> ImportReport:
+    """Validate an RM score file (or DataFrame) and add it to ``benchmark`` as RM ``rm``
+    in one transaction; see the module docstring for the format and the checks.
+    ``dry_run``: run every check and build the report, but write nothing."""
+    store, progress, src = _start(store, file, source_name, progress, "RM", rm)
+    with src:
+        label = src.label
+        src.require_columns(["response_id"], "required")
+        score_column = _rm_score_column(src, score_column)
+        info = store.benchmark_info(benchmark)
+        oracle_names = [o["name"] for o in info["oracles"]]
+        if rm in oracle_names:
+            raise RetaInputError(f"{label}: RM name {show(rm)} is an oracle of benchmark "
+                                 f"{show(benchmark)}; choose another name")
+        exists = rm in [r["name"] for r in info["rms"]]
+        if exists and not replace:
+            raise RetaInputError(f"{label}: RM {show(rm)} exists already in benchmark "
+                                 f"{show(benchmark)}; choose another name or replace it")
+        progress(0.2, "checking the rows")
+        src.check_ids(["response_id"] + (["prompt_id"] if "prompt_id" in src.types else []))
+        src.check_scores(score_column)
+        default = info["default_oracle"]
+        pool = store.load_pool(benchmark, oracles=[default], rms=[])
+        progress(0.5, "matching the responses")
+        scores, rows, n_missing = _match_rm(src, pool, benchmark, score_column)
+    report = ImportReport(
+        kind="rm", benchmark=benchmark, source=label, rows=src.n_rows, prompts=pool.n_prompts,
+        responses=pool.n_responses, pool_size=_pool_sizes(pool), default_oracle=default,
+        oracles=oracle_names, rms=[rm], coverage={rm: _coverage(scores)},
+        missing={rm: n_missing}, replaced=exists,
+        excluded={rm: exclusions(pool, pool.oracles[default], scores)})
+    if dry_run:
+        report.dry_run = True
+        progress(1.0, "checked")
+        return report
+    progress(0.7, "writing to the database")
+    store.write_rm(benchmark, {"name": rm, "description": description, "source_file": label,
+                               "n_scored": int(np.isfinite(scores).sum())},
+                   rows, replace=replace, source=label, expect_created_at=info["created_at"])
+    progress(1.0, "done")
+    return report
+
+
+def _rm_score_column(src: _Source, score_column):
+    if score_column is not None:
+        src.require_columns([score_column], "named as score column")
+        return score_column
+    others = [c for c in src.columns if c not in ("response_id", "prompt_id")]
+    if len(others) != 1:
+        raise src.error(("no score column" if not others else
+                         f"{len(others)} possible score columns ({', '.join(map(show, others))})")
+                        + "; name the score column")
+    return others[0]
+
+
+def _match_rm(src: _Source, pool: Pool, benchmark: str, score_column: str):
+    """(scores over the benchmark's responses with NaN where none, Arrow rows
+    (response_code, score) for the file's responses, empty cells), after checking every
+    id is in the benchmark and any prompt_id agrees with it."""
+    con = src.con
+    keys = pa.table({
+        "response_id": pa.array(pool.response_ids, pa.string()),
+        "response_code": pa.array(np.arange(pool.n_responses, dtype=np.int32)),
+        "prompt_id": pa.array(np.repeat(pool.prompt_ids, pool.pool_sizes), pa.string()),
+    })
+    con.register("_reta_keys", keys)
+    con.execute(f"""
+        CREATE TABLE matched AS
+        WITH f AS (SELECT rowid + 1 AS source_row, CAST(response_id AS VARCHAR) AS rid,
+                          {src.text_expr('prompt_id')} AS file_prompt_id,
+                          {src.score_expr(score_column)} AS score FROM src)
+        SELECT f.*, k.response_code, k.prompt_id
+        FROM f LEFT JOIN _reta_keys k ON k.response_id = f.rid""")
+    con.unregister("_reta_keys")
+    n_unknown = src.first("SELECT count(*) FROM matched WHERE response_code IS NULL")[0]
+    if n_unknown:
+        first = con.execute("SELECT source_row, rid FROM matched WHERE response_code IS NULL "
+                            "ORDER BY source_row LIMIT 3").fetchall()
+        listed = ", ".join(f"{show(rid, 30)} (row {row})" for row, rid in first)
+        raise src.error(f"{n_unknown:,} response_ids are not in benchmark {show(benchmark)}"
+                        f" (first: {listed})", column="response_id")
+    bad = src.first("SELECT source_row, rid, file_prompt_id, prompt_id FROM matched "
+                    "WHERE file_prompt_id <> prompt_id ORDER BY source_row LIMIT 1")
+    if bad:
+        raise src.error(f"response {show(bad[1])} has prompt_id {show(bad[2])} but the "
+                        f"benchmark has {show(bad[3])}", row=bad[0], column="prompt_id")
+    rows = con.sql("SELECT response_code, score FROM matched ORDER BY response_code"
+                   ).to_arrow_table()
+    given = rows["score"].to_numpy(zero_copy_only=False)
+    scores = np.full(pool.n_responses, np.nan)
+    scores[rows["response_code"].to_numpy()] = given
+    return scores, rows, int(np.isnan(given).sum())
+
+
+# ------------------------------------------------------------------- uploads (dashboard)
+UPLOAD_TYPES = ("csv", "gz", "parquet", "jsonl", "ndjson", "json")  # file_uploader's filter
+
+
+def file_suffix(file_name: str) -> str:
+    """The :data:`FORMATS` suffix of ``file_name`` (``.csv.gz`` before ``.gz``), or raise
+    RetaInputError naming the file and the accepted types."""
+    name = Path(str(file_name)).name.lower()
+    suffix = next((s for s in sorted(FORMATS, key=len, reverse=True) if name.endswith(s)), None)
+    if suffix is None:
+        raise RetaInputError(f"{Path(str(file_name)).name}: unknown file type; use one of "
+                             + ", ".join(FORMATS))
+    return suffix
+
+
+@contextmanager
+def staged_upload(file_name: str, data: bytes, max_bytes: int | None = None):
+    """Uploaded bytes as a temporary file that keeps the original name (and so its
+    extension, which picks DuckDB's reader); deleted on exit.
+
+    Raises RetaInputError before writing anything when the type is unknown, the data is
+    empty or larger than ``max_bytes``."""
+    name = Path(str(file_name)).name or "upload"
+    file_suffix(name)
+    if not data:
+        raise RetaInputError(f"{name}: the file is empty")
+    if max_bytes is not None and len(data) > max_bytes:
+        raise RetaInputError(f"{name}: the file has {len(data) / 2**20:,.1f} MB; the upload "
+                             f"limit is {max_bytes / 2**20:,.0f} MB")
+    folder = Path(tempfile.mkdtemp(prefix="reta_upload_"))
+    try:
+        path = folder / name
+        path.write_bytes(data)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def import_upload(store, kind: str, file_name: str, data: bytes, *, max_bytes: int | None = None,
+                  **kwargs) -> ImportReport:
+    """An uploaded file through the same validated import as the command line.
+
+    ``kind``: ``"rm"`` (:func:`add_rm_scores`; kwargs ``benchmark, rm, score_column,
+    replace, description``) or ``"benchmark"`` (:func:`import_benchmark`; kwargs ``name,
+    oracle_cols, rm_cols, replace, description, baselines``).  Pass ``dry_run=True`` to
+    check and build the report without writing; then call again without it to write
+    (the checks run again against the database as it is then)."""
+    importer = {"rm": add_rm_scores, "benchmark": import_benchmark}.get(kind)
+    if importer is None:
+        raise RetaInputError(f"unknown import kind {kind!r}; choose rm or benchmark")
+    with staged_upload(file_name, data, max_bytes) as path:
+        return importer(store, path, source_name=path.name, **kwargs)
+
+
+def describe_file(file, source_name: str | None = None, preview_rows: int = 5) -> dict:
+    """What a file holds, to choose its columns before importing it: ``rows`` (data
+    rows), ``columns`` (DataFrame: column, type, numeric, as :func:`import_benchmark`
+    judges numeric) and ``preview`` (the first ``preview_rows`` rows).  Raises the same
+    RetaInputError as an import when the file cannot be read."""
+    with _Source(file, source_name) as src:
+        columns = pd.DataFrame({"column": src.columns,
+                                "type": [src.types[c] for c in src.columns],
+                                "numeric": [src.looks_numeric(c) for c in src.columns]})
+        preview = src.con.sql(f"SELECT * FROM src ORDER BY rowid LIMIT {int(preview_rows)}").df()
+        return {"rows": int(src.n_rows), "columns": columns, "preview": preview}
+
+
+def rm_template(store, benchmark: str) -> pd.DataFrame:
+    """An RM file of the expected shape for ``benchmark``: its ``prompt_id`` and
+    ``response_id`` in pool order and an empty ``score`` column to fill in (the file
+    :func:`add_rm_scores` reads with the score column found by itself)."""
+    pool = _as_store(store).load_pool(benchmark, oracles=[], rms=[])
+    return pd.DataFrame({"prompt_id": np.repeat(pool.prompt_ids, pool.pool_sizes).astype(str),
+                         "response_id": pool.response_ids.astype(str),
+                         "score": np.full(pool.n_responses, np.nan)})
