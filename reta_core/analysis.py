@@ -289,3 +289,258 @@ def prompt_responses(pool: Pool, ranking: Ranking, prompt_index: int, eta: float
                           "oracle_score": pool.oracles[ranking.oracle][rows], "weight": weight[rows]})
     table["in_top"] = table["weight"] > 0
     return table.sort_values("position", na_position="last", kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------- curves page
+def rank_at_eta(table: pd.DataFrame) -> pd.DataFrame:
+    """A one-eta curves table (``rm, reta, ...``) with ``rank``: 1 for the highest RETA,
+    tied RMs share the better rank, RMs without a value (NaN) get no rank."""
+    table = table.copy()
+    table["rank"] = table["reta"].rank(ascending=False, method="min").astype("Int64")
+    return table
+
+
+def significant_ranges(comparison: pd.DataFrame) -> list[dict]:
+    """Stretches of the eta grid where a paired difference is significant (§6).
+
+    ``comparison``: ``metrics.compare_rms(...).table``.  Returns one dict per run of
+    consecutive grid points (in eta order) whose 95 % interval excludes 0 on the same
+    side: ``eta_low, eta_high`` (the first and last grid eta of the run) and ``better``
+    (the RM that is significantly better there)."""
+    t = comparison.sort_values("eta")
+    eta = t["eta"].to_numpy(np.float64)
+    diff = t["diff"].to_numpy(np.float64)
+    sig = t["significant"].to_numpy(bool)
+    rm_a, rm_b = str(t["rm_a"].iloc[0]), str(t["rm_b"].iloc[0])
+    ranges = []
+    for better, mask in ((rm_a, sig & (diff > 0)), (rm_b, sig & (diff < 0))):
+        edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+        for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1):
+            ranges.append({"eta_low": float(eta[start]), "eta_high": float(eta[stop]), "better": better})
+    return sorted(ranges, key=lambda r: r["eta_low"])
+
+
+def significance_reading(comparison: pd.DataFrame) -> str:
+    """One sentence from :func:`significant_ranges`, e.g. ``"A is significantly better
+    than B for eta in [0.02, 0.31]."``"""
+    t = comparison
+    rm_a, rm_b = str(t["rm_a"].iloc[0]), str(t["rm_b"].iloc[0])
+    ranges = significant_ranges(comparison)
+    if not ranges:
+        return (f"The difference between {rm_a} and {rm_b} is not significant at any eta of the grid "
+                "(the 95 % interval always includes 0).")
+    parts = []
+    for better in (rm_a, rm_b):
+        spans = [r for r in ranges if r["better"] == better]
+        if spans:
+            where = [f"eta in [{r['eta_low']:.3g}, {r['eta_high']:.3g}]" if r["eta_low"] < r["eta_high"]
+                     else f"eta = {r['eta_low']:.3g}" for r in spans]
+            where = ", ".join(where[:-1]) + " and " + where[-1] if len(where) > 1 else where[0]
+            worse = rm_b if better == rm_a else rm_a
+            parts.append(f"{better} is significantly better than {worse} for {where}")
+    return "; ".join(parts) + " (95 % interval excludes 0); elsewhere the difference is not significant."
+
+
+# --------------------------------------------------------------------- inspector page
+INSPECTOR_ORDERS = {
+    "reta": "lowest per-prompt RETA first",
+    "gap": "largest RETA gap between the two RMs first",
+    "overlap": "smallest overlap of the two RMs' top eta first",
+    "prompt": "prompt order",
+}
+
+
+def prompt_list(table: pd.DataFrame, prompts: pd.DataFrame, search: str = "",
+                order: str = "reta") -> pd.DataFrame:
+    """The inspector's list of prompts: :func:`prompt_table` joined with the prompt texts
+    (``prompts``: ``prompt_id, prompt``), filtered and sorted.
+
+    ``search``: keep prompts whose id or text contains it (case-insensitive, literal).
+    ``order`` (:data:`INSPECTOR_ORDERS`): ``reta`` lowest per-prompt RETA first; ``gap``
+    largest ``|reta_gap|`` first; ``overlap`` smallest ``top_overlap`` first (these two
+    need the ``other=`` columns); ``prompt`` the benchmark's order.  Prompts that do not
+    count (NaN) come last; ties keep the benchmark's order."""
+    if order not in INSPECTOR_ORDERS:
+        raise RetaInputError(f"unknown prompt order {order!r}; choose one of {', '.join(INSPECTOR_ORDERS)}")
+    if order in ("gap", "overlap") and "reta_gap" not in table:
+        raise RetaInputError("sorting by disagreement needs a second RM")
+    text = prompts.set_index("prompt_id")["prompt"]
+    out = table.assign(prompt=text.reindex(table["prompt_id"].astype(str)).to_numpy())
+    if search:
+        needle = search.strip().lower()
+        hay = out["prompt_id"].astype(str).str.lower() + "\n" + out["prompt"].fillna("").astype(str).str.lower()
+        out = out[hay.str.contains(needle, regex=False)]
+    if order == "reta":
+        out = out.sort_values("reta", na_position="last", kind="stable")
+    elif order == "gap":
+        out = out.iloc[np.argsort(-out["reta_gap"].abs().fillna(-np.inf).to_numpy(), kind="stable")]
+    elif order == "overlap":
+        out = out.sort_values("top_overlap", na_position="last", kind="stable")
+    return out.reset_index(drop=True)
+
+
+def preview(text, limit: int = 120) -> str:
+    """The start of a response on one line (whitespace folded), cut at ``limit`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def with_texts(responses: pd.DataFrame, texts: pd.DataFrame, limit: int = 120) -> pd.DataFrame:
+    """:func:`prompt_responses` with each response's full ``text`` and its ``preview``
+    (``texts``: ``response_id, response`` as from ``Store.load_responses``)."""
+    full = texts.set_index(texts["response_id"].astype(str))["response"]
+    out = responses.copy()
+    out["text"] = full.reindex(out["response_id"].astype(str)).fillna("").to_numpy()
+    out["preview"] = [preview(t, limit) for t in out["text"]]
+    return out
+
+
+def cut_score(responses: pd.DataFrame) -> float | None:
+    """Where the top eta ends on the RM-score axis of one prompt: midway between the
+    lowest RM score inside the top eta and the highest outside it (a tie block cut by
+    the top eta mass lies on both sides, so the line goes through it).  ``None`` when
+    every counted response or none is inside."""
+    counted = responses[responses["weight"].notna()]
+    inside = counted.loc[counted["in_top"], "rm_score"]
+    outside = counted.loc[~counted["in_top"], "rm_score"]
+    if inside.empty or outside.empty:
+        return None
+    return float((inside.min() + outside.max()) / 2)
+
+
+def top_eta_oracle_mean(responses: pd.DataFrame) -> float:
+    """``T_q(eta)`` of one prompt from :func:`prompt_responses`: the weighted mean oracle
+    score of its top-eta mass, ``sum_i w_i J_i / sum_i w_i`` (§3; ``sum w = eta N_q``)."""
+    w = responses["weight"].fillna(0.0).to_numpy(np.float64)
+    if w.sum() <= 0:
+        return float("nan")
+    return float((w * responses["oracle_score"].fillna(0.0).to_numpy(np.float64)).sum() / w.sum())
+
+
+def top_eta_picks(responses: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """The responses of one prompt inside an RM's top eta (``in_top``), in its order,
+    with ``shared``: the response is inside the ``other`` RM's top eta too."""
+    theirs = set(other.loc[other["in_top"], "response_id"].astype(str))
+    picks = responses[responses["in_top"]].copy()
+    picks["shared"] = picks["response_id"].astype(str).isin(theirs).to_numpy()
+    return picks.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------- data page
+def _scorers(pool: Pool, names) -> list[tuple[str, str, np.ndarray]]:
+    """(name, kind 'oracle' | 'rm', scores) of ``names`` (default: every oracle, then
+    every RM); an unknown name raises RetaInputError."""
+    names = list(pool.oracles) + list(pool.rms) if names is None else list(names)
+    out = []
+    for name in names:
+        if name in pool.oracles:
+            out.append((name, "oracle", pool.oracles[name]))
+        elif name in pool.rms:
+            out.append((name, "rm", pool.rms[name]))
+        else:
+            raise RetaInputError(f"unknown scorer {name!r}; the benchmark has "
+                                 f"{', '.join(list(pool.oracles) + list(pool.rms))}")
+    return out
+
+
+def score_values(pool: Pool, names=None) -> pd.DataFrame:
+    """The finite scores of oracles and RMs in long form: ``scorer, kind, score`` (one row
+    per scored response; what a score histogram shows and its CSV holds)."""
+    frames = [pd.DataFrame({"scorer": name, "kind": kind, "score": values[np.isfinite(values)]})
+              for name, kind, values in _scorers(pool, names)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def score_summary(pool: Pool, names=None) -> pd.DataFrame:
+    """One row per oracle / RM: ``scorer, kind, n_scored, n_missing`` (empty or NaN
+    scores: such a response does not count, §1), ``mean, std, min, median, max`` of the
+    finite scores (NaN when there is none)."""
+    rows = []
+    for name, kind, values in _scorers(pool, names):
+        finite = values[np.isfinite(values)]
+        stats = ({"mean": finite.mean(), "std": finite.std(ddof=1) if finite.size > 1 else np.nan,
+                  "min": finite.min(), "median": np.median(finite), "max": finite.max()}
+                 if finite.size else dict.fromkeys(("mean", "std", "min", "median", "max"), np.nan))
+        rows.append({"scorer": name, "kind": kind, "n_scored": int(finite.size),
+                     "n_missing": int(values.size - finite.size), **{k: float(v) for k, v in stats.items()}})
+    return pd.DataFrame(rows)
+
+
+def bon_equivalent_sizes(table: pd.DataFrame) -> list[int]:
+    """The sample sizes of a :func:`stability_study` table at which RETA@eta keeps only
+    k = 1 of the n responses (``ceil(eta n) <= 1``, §4): there it is BoN@n, resample for
+    resample, so the two have the same spread."""
+    reta = table[table["estimator"] != "BoN@n"]
+    return sorted(int(n) for n in reta.loc[reta["k"] == 1, "n"].unique())
+
+
+# --------------------------------------------------------------------- curves chart (page, CLI)
+PERFECT_RM = "perfect ranking"
+
+
+def curves_by_rm(pool: Pool, rankings: dict, etas, *, progress=None, **kwargs) -> M.MetricResult:
+    """:func:`metrics.reta_curves` one RM at a time, calling ``progress(done, total)``
+    after each (a bootstrap band over 1000 resamples takes a while per RM).
+
+    ``etas`` must be given (each RM alone would otherwise get its own default grid);
+    ``kwargs`` go to ``reta_curves``.  The numbers are those of one call over all RMs:
+    every RM's bootstrap starts from the same seed either way."""
+    if not rankings:
+        raise RetaInputError("no RM to evaluate")
+    parts = []
+    for i, (rm, ranking) in enumerate(rankings.items()):
+        parts.append(M.reta_curves(pool, rankings={rm: ranking}, etas=etas, **kwargs))
+        if progress is not None:
+            progress(i + 1, len(rankings))
+    return M.MetricResult(pd.concat([p.table for p in parts], ignore_index=True),
+                          pd.concat([p.excluded for p in parts], ignore_index=True),
+                          {rm: v for p in parts for rm, v in p.per_prompt.items()})
+
+
+@dataclass
+class CurvesChart:
+    """Everything the RETA curves chart shows (``charts.curves_figure``).
+
+    ``curves``: the RMs' :func:`metrics.reta_curves` table (with ``ci_low, ci_high``
+    when bands were asked for); ``perfect``: the same estimator with RM = oracle, on the
+    same grid (the highest curve any RM can reach, §3); ``min_eta``: ``1/min N`` for the
+    pool estimator, ``1/n`` for the exact one (below it the chart is shaded);
+    ``n``: the exact estimator's sample size (default: the smallest pool), else None."""
+
+    curves: pd.DataFrame
+    perfect: pd.DataFrame
+    excluded: pd.DataFrame
+    min_eta: float
+    min_pool_size: int
+    n: int | None
+
+
+def curves_chart_data(pool: Pool, oracle: str | None = None, rms=None, *, etas=None,
+                      normalization: str = "ratio", estimator: str = "pool", n: int | None = None,
+                      ci: bool = True, n_boot: int = 1000, seed: int = 0, include=(),
+                      rankings: dict | None = None, progress=None) -> CurvesChart:
+    """The data of the RETA curves chart, shared by the dashboard's curves page and
+    ``python -m reta_core export-chart``: the RMs' curves (bands with ``ci``), the
+    perfect ranking's curve and where the grid falls below ``1/min N`` (or ``1/n``).
+
+    ``etas`` default to the §10 grid of the smallest counted pool of the chosen RMs;
+    ``include``: etas added to the grid (e.g. a marker's, so the curves pass through it
+    and the axis reaches it).  ``progress(done, total)`` counts RMs (:func:`curves_by_rm`)."""
+    rankings = rankings or M.rank_all(pool, oracle, rms)
+    oracle = next(iter(rankings.values())).oracle
+    min_n = M.min_pool_size(rankings, normalization)
+    if min_n < 2:
+        raise RetaInputError("no prompt counts for the chosen RMs (see the excluded prompts)")
+    if estimator == "exact" and n is None:
+        n = min_n
+    etas = M.default_eta_grid(min_n) if etas is None else M.check_etas(etas)
+    if len(include):
+        etas = np.unique(np.concatenate([etas, M.check_etas(include)]))
+    options = dict(normalization=normalization, estimator=estimator, n=n)
+    curves = curves_by_rm(pool, rankings, etas, progress=progress, ci=ci, n_boot=n_boot,
+                          seed=seed, **options)
+    perfect_pool = pool.with_rms({PERFECT_RM: pool.oracles[oracle]})
+    perfect = M.reta_curves(perfect_pool, oracle, [PERFECT_RM], etas=etas, **options).table
+    min_eta = 1.0 / n if estimator == "exact" else 1.0 / min_n
+    return CurvesChart(curves.table, perfect, curves.excluded, min_eta, min_n,
+                       n if estimator == "exact" else None)

@@ -529,3 +529,27 @@ def generate_demo(n_prompts: int = 400, n_responses: int = 64, seed: int = 0,
         rm_descriptions=dict(RM_DESCRIPTIONS),
         description=DESCRIPTION,
     )
+
+
+DEMO_NAME = "demo"
+
+
+def build_demo(store, name: str = DEMO_NAME, n_prompts: int = 400, n_responses: int = 64,
+               seed: int = 0, replace: bool = False, progress=None):
+    """Generate the demo benchmark and import it into ``store`` (the same validated,
+    all-or-nothing path as a user's file).  Returns the :class:`ImportReport`.
+
+    ``progress(fraction, message)``: generation takes the first half, the import the rest.
+    """
+    from .ingest import import_frame  # ingest does not need the demo: import it lazily
+
+    def part(offset):
+        if progress is None:
+            return None
+        return lambda fraction, message: progress(offset + 0.5 * fraction, message)
+
+    demo = generate_demo(n_prompts=n_prompts, n_responses=n_responses, seed=seed, progress=part(0.0))
+    return import_frame(store, demo.frame, name, demo.oracle_columns, demo.rm_columns,
+                        replace=replace, description=demo.description, progress=part(0.5),
+                        source_name=f"demo generator (seed {seed})",
+                        rm_descriptions=demo.rm_descriptions)

@@ -1,0 +1,32 @@
+"""RETA Explorer: how far can you trust a reward model, and at which quantile?
+
+Run with ``streamlit run app.py``.  The sidebar's choices (benchmark, oracle, RMs,
+category, normalisation) are shared by every page and kept in the URL.  On first run
+with no database the demo benchmark is built.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common
+
+st.set_page_config(page_title="RETA Explorer", page_icon=":material/insights:", layout="wide")
+
+PAGES = [
+    st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", default=True),
+    st.Page("pages/curves.py", title="Curves", icon=":material/show_chart:", url_path="curves"),
+    st.Page("pages/inspector.py", title="Inspector", icon=":material/search:", url_path="inspector"),
+    st.Page("pages/reliability.py", title="Reliability", icon=":material/grid_on:", url_path="reliability"),
+    st.Page("pages/stability.py", title="Stability", icon=":material/waves:", url_path="stability"),
+    st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="data"),
+]
+
+page = st.navigation(PAGES)
+try:
+    common.frame_setup()
+    try:
+        page.run()
+    finally:  # also after st.stop(): the URL always reflects what is shown
+        common.state_to_url()
+except Exception as exc:  # the error boundary: st.stop/st.rerun are BaseExceptions and pass
+    common.show_error(exc)

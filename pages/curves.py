@@ -1,0 +1,140 @@
+"""Curves: RETA over eta for the chosen RMs with 95 % bands, their values at one eta
+(computed by the engine at exactly that eta), and a paired comparison of two RMs."""
+from __future__ import annotations
+
+import html
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import common
+from reta_core import analysis, charts
+
+ESTIMATORS = {"pool": "pool (§3)", "exact": "exact at n (§4)"}
+
+selection = common.page_header("RETA curves")
+view, rms = selection.view, tuple(selection.rms)
+min_pool = common.require_counted_prompts(selection)
+
+# --------------------------------------------------------------------- estimator
+max_pool = int(selection.pool.pool_sizes.max())
+common.keep_valid("est", list(ESTIMATORS), "pool")
+controls = st.columns([2, 1, 2], vertical_alignment="bottom")
+estimator = controls[0].segmented_control(
+    "Estimator", list(ESTIMATORS), key="est", format_func=ESTIMATORS.get, required=True,
+    persist_state="session",
+    help="pool: the whole pool is the policy's distribution (§3). exact: the expectation over random "
+         "n-response subsets (§4); prompts with fewer than n responses do not count.")
+n = None
+if estimator == "exact":
+    common.keep_valid("n", list(range(2, max_pool + 1)), min_pool)
+    n = int(controls[1].number_input("n (responses per prompt)", min_value=2, max_value=max_pool, step=1,
+                                     key="n", persist_state="session",
+                                     help=f"Default: the smallest pool ({min_pool})."))
+
+with st.spinner("Computing the curves…"):
+    curves, excluded = common.curves(view, rms, estimator, n)
+grid = sorted(float(e) for e in curves["eta"].unique())
+perfect = common.perfect_curve(view, tuple(grid), estimator, n)
+limit = 1 / n if estimator == "exact" else 1 / min_pool
+
+# --------------------------------------------------------------------- eta
+note = common.clean_eta(default=0.1 if 0.1 >= grid[0] else grid[0])
+if note:
+    st.warning(note, icon=":material/warning:")
+
+
+def _slider_moved() -> None:
+    st.session_state["eta"] = st.session_state["_eta_slider"]
+
+
+eta_cols = st.columns([4, 1], vertical_alignment="bottom")
+st.session_state["_eta_slider"] = min(grid, key=lambda g: abs(g - st.session_state["eta"]))
+eta_cols[0].select_slider("eta (top fraction selected by the RM)", options=grid, key="_eta_slider",
+                          format_func=common.fmt_eta, on_change=_slider_moved,
+                          help="Slide over the curves' grid, or type any eta in the box.")
+eta = float(eta_cols[1].number_input("eta", min_value=common.ETA_FLOOR, max_value=1.0, step=0.01,
+                                     format="%.4g", key="eta", persist_state="session"))
+if eta < limit - 1e-12:
+    if estimator == "exact":
+        st.info(f"eta = {common.fmt_eta(eta)} is below 1/n = {1 / n:.3g}: each n-subset's top eta holds "
+                f"less than one response, so RETA here is BoN@{n}.", icon=":material/info:")
+    else:
+        st.info(f"eta = {common.fmt_eta(eta)} is below 1/min N. " + common.min_eta_note(min_pool),
+                icon=":material/info:")
+
+# --------------------------------------------------------------------- curves and values
+at_eta, _ = common.curves(view, rms, estimator, n, etas=(eta,))
+values = analysis.rank_at_eta(at_eta)
+if estimator == "exact":
+    bon = common.bon(view, rms, n).set_index("rm")["bon"]
+    values[f"bon_{n}"] = values["rm"].map(bon).to_numpy()
+
+left, right = st.columns([1, 1])
+with left:
+    fig = charts.curves_figure(
+        curves, selection.colors, perfect=perfect, min_eta=limit, marker_eta=eta,
+        normalization=selection.normalization)
+    if estimator == "exact":
+        fig.add_trace(go.Scatter(
+            x=[1 / n] * len(values), y=values[f"bon_{n}"], mode="markers", name=f"BoN@{n} (eta = 1/n)",
+            marker=dict(symbol="star", size=13, color=[selection.colors.get(r, "#444") for r in values["rm"]],
+                        line=dict(color="#222222", width=1)),
+            customdata=[html.escape(str(r)) for r in values["rm"]],
+            hovertemplate=f"<b>%{{customdata}}</b><br>BoN@{n}: %{{y:.4f}}<extra></extra>"))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, title=None), height=600,
+                      margin=dict(b=40))
+    st.plotly_chart(fig, key="curves_chart")
+with right:
+    st.markdown(f"**At eta = {common.fmt_eta(eta)}**"
+                + (f" (exact, n = {n})" if estimator == "exact" else ""))
+    shown = values.assign(band=[f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(values["ci_low"], values["ci_high"])])
+    columns = ["rm", "rank", "reta", "band"] + ([f"bon_{n}"] if estimator == "exact" else [])
+    st.dataframe(
+        shown.sort_values("rank", kind="stable")[columns], hide_index=True, width="stretch",
+        key="curves_values",
+        column_config={
+            "rm": st.column_config.TextColumn("RM", pinned=True),
+            "rank": st.column_config.NumberColumn("rank", help="1 = highest RETA at this eta.", width=44),
+            "reta": st.column_config.NumberColumn("RETA", format="%.4f", width=70,
+                                                  help="Computed by the engine at exactly this eta."),
+            "band": st.column_config.TextColumn("95 % band", help="Bootstrap over prompts (B = 1000).",
+                                                width=100),
+            f"bon_{n}": st.column_config.NumberColumn(f"BoN@{n}", format="%.4f", width=70,
+                                                      help=analysis.COLUMN_HELP["bon"]),
+        })
+    if estimator == "exact":
+        st.caption(f"BoN@{n} is RETA at eta = 1/n = {1 / n:.3g} (k = 1): the stars on the chart.")
+    st.caption(common.excluded_summary(excluded))
+common.download_buttons("Curves", curves, fig, key="curves")
+common.download_buttons("Values at eta", values, key="curves_values")
+
+# --------------------------------------------------------------------- compare two RMs
+st.subheader("Compare two RMs")
+if len(rms) < 2:
+    st.info("Choose at least two reward models in the sidebar to compare them.")
+    st.stop()
+common.keep_valid("rm_a", list(rms), rms[0])
+others = [r for r in rms if r != st.session_state["rm_a"]]
+common.keep_valid("rm_b", others, others[0])
+pick = st.columns(2)
+rm_a = pick[0].selectbox("RM A", rms, key="rm_a", persist_state="session")
+rm_b = pick[1].selectbox("RM B", others, key="rm_b", persist_state="session")
+comparison = common.compare(view, rm_a, rm_b)
+point = common.compare(view, rm_a, rm_b, (eta,)).iloc[0]
+figures = st.columns(3)
+figures[0].metric(f"P(A > B) at eta = {common.fmt_eta(eta)}", f"{point['p_a_better']:.3f}",
+                  help=f"P({rm_a} > {rm_b}): the share of bootstrap means of the paired difference "
+                       "that are > 0 (§6).")
+figures[1].metric("Difference A − B", f"{point['diff']:+.4f}",
+                  help="Mean over prompts counted for both of R_q(A) − R_q(B), at this eta.")
+figures[2].metric("95 % interval", f"[{point['ci_low']:+.4f}, {point['ci_high']:+.4f}]",
+                  help="Bootstrap over prompts; significant when it excludes 0.")
+st.markdown(analysis.significance_reading(comparison))
+diff_fig = charts.difference_figure(comparison, marker_eta=eta)
+st.plotly_chart(diff_fig, key="difference_chart")
+caption = f"{int(point['n_prompts'])} prompts count for both RMs."
+if estimator == "exact":
+    caption += " The paired comparison uses the pool estimator (§6)."
+st.caption(caption)
+common.download_buttons("Difference", comparison, diff_fig, key="difference")

@@ -1,0 +1,301 @@
+"""Data: what the database holds, and bring your own RM.
+
+Browse the benchmarks, oracles and RMs (coverage, score distributions, pool sizes,
+prompts that do not count); add an RM's scores or a whole benchmark from an uploaded
+file (checked by the same validation as the command line, reported before anything
+is written); remove an RM or a benchmark.
+
+Writes happen in button callbacks, which run before the next script run: so the
+sidebar of that run already lists a new RM (and selects it) or drops a removed one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from pages import common
+from reta_core import charts, ingest
+from reta_core.errors import RetaInputError
+
+FLASH = "_data_flash"      # (kind, message) of the last write, shown once
+UPLOADS = "_data_uploads"  # bumped after an import: fresh, empty uploaders
+
+selection = common.current()
+path, stamp, benchmark = selection.path, selection.stamp, selection.benchmark
+info = selection.info
+limit_mb = common.max_upload_bytes() // 2**20
+st.session_state.setdefault(UPLOADS, 0)
+
+
+# --------------------------------------------------------------------- writes (callbacks)
+def _write(action, message: str | None = None, **state) -> None:
+    """Run ``action()`` (a store write); on success set ``state`` and a success flash
+    (``message``, or the import report's text), on failure an error flash.  Nothing else
+    changes on failure."""
+    try:
+        report = action()
+    except Exception as exc:  # shown by the page like the app's error boundary shows it
+        if not isinstance(exc, RetaInputError):
+            common.log.exception("write failed")
+        st.session_state[FLASH] = ("error", exc)
+        return
+    st.cache_data.clear()
+    st.session_state.update(state)
+    st.session_state[FLASH] = ("success", message or report.to_text())
+
+
+def _import(kind: str, upload, params: dict) -> None:
+    store = common.get_store(path)
+    state = {UPLOADS: st.session_state[UPLOADS] + 1}
+    if kind == "rm":
+        chosen = st.session_state.get("rm")
+        if isinstance(chosen, list) and params["rm"] not in chosen:
+            state["rm"] = chosen + [params["rm"]]
+    else:
+        state["bench"] = params["name"]
+    _write(lambda: ingest.import_upload(store, kind, upload.name, upload.getvalue(),
+                                        max_bytes=common.max_upload_bytes(), **params), **state)
+
+
+def _remove_rm(rm: str) -> None:
+    chosen = st.session_state.get("rm")
+    state = {f"data_remove_rm_ok_{rm}": False}
+    if isinstance(chosen, list) and rm in chosen:
+        state["rm"] = [r for r in chosen if r != rm]
+    _write(lambda: common.get_store(path).remove_rm(benchmark, rm),
+           f"Removed RM {rm!r} and its scores from benchmark {benchmark!r}.", **state)
+
+
+def _remove_benchmark(name: str) -> None:
+    _write(lambda: common.get_store(path).remove_benchmark(name),
+           f"Removed benchmark {name!r} with its prompts, responses, oracles and RMs.",
+           **{f"data_remove_bench_ok_{name}": False})
+
+
+def _show_flash() -> None:
+    flash = st.session_state.pop(FLASH, None)
+    if flash is None:
+        return
+    kind, payload = flash
+    if kind == "success":
+        st.success(payload, icon=":material/check_circle:")
+    else:
+        common.show_error(payload)
+        st.caption("Nothing was written.")
+
+
+def _uploaded(label: str, kind: str):
+    """An uploader and what the uploaded file holds: (file, description) or (None, None)."""
+    upload = st.file_uploader(label, type=list(ingest.UPLOAD_TYPES), key=f"{kind}_upload_{st.session_state[UPLOADS]}",
+                              help=f"CSV, Parquet or JSON Lines, optionally gzipped; up to {limit_mb} MB.")
+    if upload is None:
+        return None, None
+    described = common.describe_upload(upload.file_id, upload.name, upload.getvalue())
+    if "error" in described:
+        st.error(described["error"], icon=":material/error:")
+        st.caption("Nothing was written.")
+        return None, None
+    columns = described["columns"]
+    st.caption(f"**{upload.name}**: {described['rows']:,} rows; columns "
+               + ", ".join(f"`{c}`" for c in columns["column"]) + ".")
+    with st.expander("First rows"):
+        st.dataframe(described["preview"], hide_index=True, width="stretch")
+    return upload, described
+
+
+def _check_and_confirm(kind: str, upload, params: dict) -> None:
+    """The dry run's report (or its one-line reason) and, when it passed, the confirm button."""
+    with st.spinner("Checking the file (nothing is written yet)…"):
+        result = common.check_upload(path, stamp, kind, upload.file_id, upload.name, upload.getvalue(), params)
+    if "error" in result:
+        st.error(result["error"], icon=":material/error:")
+        st.caption("Nothing was written. Fix the file or the choices above and upload it again.")
+        return
+    st.markdown("**Check passed**: this is what the import will do.")
+    st.code(result["report"], language=None, wrap_lines=True)
+    st.button("Confirm import", type="primary", icon=":material/upload:", key=f"{kind}_confirm",
+              on_click=_import, args=(kind, upload, params))
+
+
+def _stem(name: str) -> str:
+    """The file name without its format suffix: the default name of what it imports."""
+    try:
+        return name[: -len(ingest.file_suffix(name))]
+    except RetaInputError:
+        return Path(name).stem
+
+
+# --------------------------------------------------------------------- page
+st.title("Data")
+st.caption(f"Database `{path}` · benchmark **{benchmark}** · oracle **{selection.oracle}**"
+           + (f" · category **{selection.category}**" if selection.category else ""))
+_show_flash()
+browse, add_rm, add_benchmark, remove = st.tabs(["Browse", "Add an RM", "Add a benchmark", "Remove"])
+
+with browse:
+    st.subheader("Benchmarks")
+    st.dataframe(common.list_benchmarks(path, stamp), hide_index=True, width="stretch", column_config={
+        "name": st.column_config.TextColumn("benchmark", pinned=True),
+        "n_prompts": st.column_config.NumberColumn("prompts"),
+        "n_responses": st.column_config.NumberColumn("responses"),
+        "oracles": st.column_config.ListColumn("oracles"),
+        "n_rms": st.column_config.NumberColumn("RMs", help="Baselines included."),
+        "created_at": st.column_config.DatetimeColumn("imported (UTC)", format="YYYY-MM-DD HH:mm"),
+        "default_oracle": st.column_config.TextColumn("default oracle"),
+        "source_file": st.column_config.TextColumn("source"),
+    })
+
+    st.subheader(f"Benchmark {benchmark}")
+    if info["description"]:
+        st.caption(info["description"])
+    sizes = info["pool_size"]
+    figures = st.columns(4)
+    figures[0].metric("Prompts", f"{info['n_prompts']:,}")
+    figures[1].metric("Responses", f"{info['n_responses']:,}")
+    figures[2].metric("Pool size", f"{sizes['min']}" if sizes["min"] == sizes["max"] else
+                      f"{sizes['min']}–{sizes['max']}", help=f"Responses per prompt: min {sizes['min']}, "
+                      f"median {sizes['median']}, max {sizes['max']}.")
+    figures[3].metric("Categories", f"{len(info['categories'])}" if info["categories"] else "none")
+    if info["categories"]:
+        st.dataframe(pd.DataFrame({"category": list(info["category_counts"]),
+                                   "prompts": list(info["category_counts"].values())}),
+                     hide_index=True, width="content")
+
+    st.markdown("**Oracles** (the reference scores)")
+    st.dataframe(pd.DataFrame(info["oracles"]), hide_index=True, width="stretch", column_config={
+        "name": st.column_config.TextColumn("oracle", pinned=True),
+        "n_scored": st.column_config.NumberColumn("scored"),
+        "coverage": st.column_config.ProgressColumn("coverage", format="percent", min_value=0, max_value=1),
+    })
+    st.markdown("**Reward models**")
+    st.dataframe(pd.DataFrame(info["rms"]), hide_index=True, width="stretch", key="data_rms", column_config={
+        "name": st.column_config.TextColumn("RM", pinned=True),
+        "description": st.column_config.TextColumn("description", width="large"),
+        "is_baseline": st.column_config.CheckboxColumn("baseline", help="Computed from the pool itself, no model."),
+        "source_file": st.column_config.TextColumn("source"),
+        "added_at": st.column_config.DatetimeColumn("added (UTC)", format="YYYY-MM-DD HH:mm"),
+        "n_scored": st.column_config.NumberColumn("scored"),
+        "coverage": st.column_config.ProgressColumn("coverage", format="percent", min_value=0, max_value=1,
+                                                    help="Share of the benchmark's responses with a score."),
+    })
+
+    st.subheader("Score distributions")
+    st.dataframe(common.score_summary(selection.view), hide_index=True, width="stretch", column_config={
+        "scorer": st.column_config.TextColumn("oracle / RM", pinned=True),
+        "n_scored": st.column_config.NumberColumn("scored"),
+        "n_missing": st.column_config.NumberColumn("missing", help="Empty or NaN: such a response does not count."),
+        **{c: st.column_config.NumberColumn(c, format="%.3g") for c in ("mean", "std", "min", "median", "max")},
+    })
+    scorers = [o["name"] for o in info["oracles"]] + selection.all_rms
+    scorer = st.selectbox("Distribution of", scorers, key="data_scorer")
+    values = common.score_values(selection.view, scorer)
+    histogram = charts.histogram_figure(values, "score", by="scorer", colors=selection.colors)
+    st.plotly_chart(histogram, width="stretch", key="data_histogram")
+    common.download_buttons("Scores", values, histogram, key="score_distribution")
+
+    if sizes["min"] != sizes["max"]:
+        st.subheader("Pool sizes")
+        pools = pd.DataFrame({"pool_size": selection.pool.pool_sizes})
+        pool_histogram = charts.histogram_figure(pools, "pool_size", by=None)
+        st.plotly_chart(pool_histogram, width="stretch", key="data_pool_sizes")
+        common.download_buttons("Pool sizes", pools, pool_histogram, key="pool_sizes")
+
+    st.subheader("Prompts that do not count")
+    _, excluded = common.curves(selection.view, tuple(selection.all_rms), etas=(1.0,), ci=False)
+    st.caption(f"With oracle **{selection.oracle}** and the {common.NORMALIZATION_LABELS[selection.normalization]} "
+               "normalisation: a prompt counts when at least 2 of its responses have both scores and, for the "
+               "ratio, its mean oracle score is above 0 (§1).")
+    if excluded.empty:
+        st.success("Every prompt counts for every RM.", icon=":material/check_circle:")
+    else:
+        st.dataframe(excluded, hide_index=True, width="content", key="data_excluded", column_config={
+            "rm": st.column_config.TextColumn("RM"), "n_prompts": st.column_config.NumberColumn("prompts")})
+
+with add_rm:
+    st.markdown(
+        f"Add a reward model's scores to benchmark **{benchmark}**. The file needs a `response_id` column and "
+        "one score column; a `prompt_id` column is optional (it must then agree with the benchmark). Every "
+        "response_id must be in the benchmark; scoring only part of it is fine (the report gives the coverage). "
+        "Empty cells, `NA` and `NaN` are allowed: those responses do not count.")
+    st.download_button(f"Template for {benchmark} (CSV)", common.rm_template_csv(path, benchmark, stamp),
+                       file_name=f"{benchmark}_rm_template.csv", mime="text/csv", key="data_template",
+                       icon=":material/download:",
+                       help="The benchmark's prompt_id and response_id with an empty score column to fill in.")
+    st.caption(f"Limits: files up to {limit_mb} MB (server.maxUploadSize). A file that fails any check writes "
+               "nothing; the report says why.")
+    upload, described = _uploaded("RM score file", "rm")
+    if upload is not None:
+        choices = [c for c in described["columns"]["column"] if c not in ("response_id", "prompt_id")]
+        numeric = set(described["columns"].loc[described["columns"]["numeric"], "column"])
+        cols = st.columns([2, 2, 3], vertical_alignment="bottom")
+        rm_name = cols[0].text_input("RM name", value=_stem(upload.name), key=f"rm_name_{upload.file_id}",
+                                     max_chars=200)
+        score_column = cols[1].selectbox("Score column", choices, key=f"rm_score_{upload.file_id}",
+                                         index=next((i for i, c in enumerate(choices) if c in numeric), 0)
+                                         if choices else None)
+        description = cols[2].text_input("Description (optional)", key=f"rm_description_{upload.file_id}")
+        replace = st.checkbox("Replace an RM of that name", key=f"rm_replace_{upload.file_id}")
+        if not rm_name.strip():
+            st.info("Name the RM.", icon=":material/info:")
+        elif not choices:
+            st.error(f"{upload.name}: no score column; the file has only "
+                     + ", ".join(described["columns"]["column"]), icon=":material/error:")
+        else:
+            _check_and_confirm("rm", upload, {
+                "benchmark": benchmark, "rm": rm_name, "score_column": score_column, "replace": replace,
+                "description": description.strip() or None})
+
+with add_benchmark:
+    st.markdown(
+        "Import a whole benchmark: one row per response with columns `prompt_id`, `response_id`, at least one "
+        "oracle column and any RM score columns; optional `prompt`, `response`, `category` and `policy`. With "
+        "response texts, two baselines that need no model are added (`baseline_length`, `baseline_random`).")
+    st.caption(f"Limits: files up to {limit_mb} MB (server.maxUploadSize). A file that fails any check writes "
+               "nothing; the report says why.")
+    upload, described = _uploaded("Benchmark file", "bench")
+    if upload is not None:
+        columns = described["columns"]
+        reserved = set(ingest.REQUIRED_COLUMNS) | set(ingest.TEXT_COLUMNS)
+        scores = [c for c, numeric in zip(columns["column"], columns["numeric"]) if numeric and c not in reserved]
+        cols = st.columns([2, 3], vertical_alignment="bottom")
+        name = cols[0].text_input("Benchmark name", value=_stem(upload.name), key=f"bench_name_{upload.file_id}",
+                                  max_chars=200)
+        description = cols[1].text_input("Description (optional)", key=f"bench_description_{upload.file_id}")
+        oracle_cols = st.multiselect("Oracle columns (the first is the default oracle)", scores,
+                                     key=f"bench_oracles_{upload.file_id}")
+        others = [c for c in scores if c not in oracle_cols]
+        rm_cols = st.multiselect("RM columns", others, default=others,
+                                 key=f"bench_rms_{upload.file_id}_{'|'.join(oracle_cols)}",
+                                 help="Numeric columns other than the oracles; drop numeric metadata columns here.")
+        flags = st.columns(2)
+        baselines = flags[0].checkbox("Add the baselines", value=True, key=f"bench_baselines_{upload.file_id}",
+                                      help="baseline_length and baseline_random (needs a response column).")
+        replace = flags[1].checkbox("Replace a benchmark of that name (with all its RMs)",
+                                    key=f"bench_replace_{upload.file_id}")
+        if not name.strip():
+            st.info("Name the benchmark.", icon=":material/info:")
+        elif not oracle_cols:
+            st.info("Choose at least one oracle column.", icon=":material/info:")
+        else:
+            _check_and_confirm("benchmark", upload, {
+                "name": name, "oracle_cols": oracle_cols, "rm_cols": rm_cols, "replace": replace,
+                "description": description.strip() or None, "baselines": baselines})
+
+with remove:
+    st.markdown(f"**Remove an RM** from benchmark **{benchmark}**")
+    rm = st.columns(2)[0].selectbox("RM", selection.all_rms, key="data_remove_rm")
+    if rm is not None:
+        sure = st.checkbox(f"I understand: this deletes RM **{rm}** and its scores.", key=f"data_remove_rm_ok_{rm}")
+        st.button("Remove RM", disabled=not sure, icon=":material/delete:", key="data_remove_rm_button",
+                  on_click=_remove_rm, args=(rm,))
+    st.divider()
+    st.markdown("**Remove a benchmark**")
+    names = common.benchmark_names(path, stamp)
+    doomed = st.columns(2)[0].selectbox("Benchmark", names, index=names.index(benchmark), key="data_remove_bench")
+    sure = st.checkbox(f"I understand: this deletes benchmark **{doomed}** with all its prompts, responses, "
+                       "oracles and RMs.", key=f"data_remove_bench_ok_{doomed}")
+    st.button("Remove benchmark", disabled=not sure, icon=":material/delete_forever:", key="data_remove_bench_button",
+              on_click=_remove_benchmark, args=(doomed,))
+    st.caption("When the last benchmark is removed, the demo benchmark is built again.")

@@ -1,0 +1,86 @@
+"""Reliability: where in its ranking can an RM be trusted?  The reliability map (§8),
+the optimal quantile of each RM (§7) and RETA at one eta per prompt category."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common
+from reta_core import charts
+
+selection = common.page_header("Reliability")
+view, rms = selection.view, tuple(selection.rms)
+min_pool = common.require_counted_prompts(selection)
+
+# --------------------------------------------------------------------- reliability map (§8)
+st.subheader("Reliability map")
+st.caption("Each response sits at its rank percentile in the RM's order (0 = the RM's top pick); per bin, "
+           "the mean oracle score relative to its prompt's pool mean (J / mu, whatever the normalisation "
+           "chosen). A reliable RM falls from left to right; a dip at the far left means its very top picks "
+           "are worse than the next ones: reward hacking.")
+controls = st.columns([1, 1, 3], vertical_alignment="bottom")
+bins = int(controls[0].number_input("Bins", min_value=2, max_value=100, value=20, step=1, key="rel_bins",
+                                    help="Equal-width bins of the rank percentile (default 20: 5 % each)."))
+as_heatmap = controls[1].toggle("Heatmap", key="rel_heatmap",
+                                help="One row per RM, values in the cells (blue above the pool mean, red below).")
+with st.spinner("Computing the reliability map…"):
+    rel = common.reliability_map(view, rms, bins)
+fig = charts.reliability_figure(rel, selection.colors, kind="heatmap" if as_heatmap else "lines")
+st.plotly_chart(fig, width="stretch", key="rel_chart")
+common.download_buttons("Reliability map", rel, fig, key="reliability_map")
+
+# --------------------------------------------------------------------- optimal quantile (§7)
+st.subheader("Optimal quantile")
+st.caption("eta* is where the RM's RETA curve peaks (ties to the larger eta, only eta >= 1/min N). "
+           "The gain is RETA(eta*) minus RETA at the smallest eta, i.e. over always taking the RM's top pick; "
+           "the band is the 95 % bootstrap interval over prompts of RETA(eta*).")
+with st.spinner("Finding the optimal quantiles…"):
+    optimal = common.optimal_table(view, rms)
+shown = optimal.assign(band=[f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(optimal["ci_low"], optimal["ci_high"])])
+st.dataframe(
+    shown[["rm", "eta_star", "reta_at_eta_star", "band", "eta_min", "reta_at_eta_min", "gain", "relative_gain"]],
+    hide_index=True, width="stretch", key="rel_optimal",
+    column_config={
+        "rm": st.column_config.TextColumn("RM", pinned=True),
+        "eta_star": st.column_config.NumberColumn("eta*", format="%.3g",
+                                                  help="Select uniformly from this top fraction of the RM's ranking."),
+        "reta_at_eta_star": st.column_config.NumberColumn("RETA(eta*)", format="%.3f"),
+        "band": st.column_config.TextColumn("95 % band", help="Bootstrap over prompts (B = 1000)."),
+        "eta_min": st.column_config.NumberColumn("top-pick eta", format="%.3g",
+                                                 help="The smallest allowed eta, 1/min N: the RM's top pick."),
+        "reta_at_eta_min": st.column_config.NumberColumn("RETA(top pick)", format="%.3f"),
+        "gain": st.column_config.NumberColumn("gain", format="%+.3f", help="RETA(eta*) − RETA(top pick)."),
+        "relative_gain": st.column_config.NumberColumn("relative gain", format="percent",
+                                                       help="RETA(eta*) / RETA(top pick) − 1."),
+    })
+st.markdown("\n".join(f"- {reading}" for reading in optimal["reading"]))
+common.download_buttons("Quantiles", optimal, key="optimal_quantiles")
+
+# --------------------------------------------------------------------- RETA by category
+st.subheader("RETA by category")
+if not selection.info["categories"]:
+    st.info(f"Benchmark **{selection.benchmark}** has no prompt categories, so there is nothing to break down.",
+            icon=":material/info:")
+    st.stop()
+note = common.clean_eta(default=0.1)
+if note:
+    st.warning(note, icon=":material/warning:")
+eta_cols = st.columns([1, 4], vertical_alignment="bottom")
+eta = float(eta_cols[0].number_input("eta", min_value=common.ETA_FLOOR, max_value=1.0, step=0.01, format="%.4g",
+                                     key="eta", persist_state="session",
+                                     help="The top fraction selected by the RM; shared with the Curves page."))
+if selection.category:
+    eta_cols[1].caption(f"Only category **{selection.category}** is chosen in the sidebar; choose "
+                        f"*{common.ALL_CATEGORIES}* to compare categories.")
+if eta < 1 / min_pool - 1e-12:
+    st.info(common.min_eta_note(min_pool), icon=":material/info:")
+by_category = common.category_reta(view, rms, eta)
+st.caption(f"RETA at eta = {common.fmt_eta(eta)} of each RM on each category's prompts "
+           f"({common.NORMALIZATION_LABELS[selection.normalization]}); hover a cell for its number of prompts.")
+heatmap = charts.category_heatmap(by_category)
+st.plotly_chart(heatmap, width="stretch", key="rel_category_chart")
+with st.expander("Table"):
+    st.dataframe(by_category, hide_index=True, width="stretch", key="rel_category_table",
+                 column_config={"rm": st.column_config.TextColumn("RM"),
+                                "reta": st.column_config.NumberColumn(f"RETA@{common.fmt_eta(eta)}", format="%.3f"),
+                                "n_prompts": st.column_config.NumberColumn("prompts")})
+common.download_buttons("By category", by_category, heatmap, key="reta_by_category")

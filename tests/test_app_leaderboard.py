@@ -1,0 +1,129 @@
+"""AppTest of the frame (app.py) and the Leaderboard page."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from reta_core import analysis
+from reta_core.demo import build_demo
+from reta_core.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def demo_db(tmp_path, monkeypatch):
+    path = tmp_path / "t.duckdb"
+    build_demo(Store(path), n_prompts=60, n_responses=16)
+    monkeypatch.setenv("RETA_DB", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return path
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_leaderboard_renders_engine_numbers(demo_db):
+    at = app()
+    at.run()
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Prompts"] == "60" and metrics["Responses per prompt"] == "16"
+    assert metrics["Prompts that do not count"] == "0"
+    shown = at.dataframe[0].value.set_index("rm")
+    pool = Store(demo_db).load_pool("demo")
+    expected = analysis.leaderboard(pool, "judge_score").table.set_index("rm")
+    assert set(shown.index) == set(expected.index) and "baseline_length" in shown.index
+    for col in ("reta_0.1", "reta_at_eta_star", "eta_star", "bon", "kendall"):
+        np.testing.assert_allclose(shown.loc[expected.index, col], expected[col], rtol=1e-12)
+    assert list(shown.index) == list(expected.index)  # sorted by RETA(eta*)
+    assert len(shown["curve"].iloc[0]) > 5  # a small curve in each row
+    # the state is in the URL
+    assert at.query_params["bench"] == "demo" and at.query_params["oracle"] == "judge_score"
+    assert "strong_rm" in at.query_params["rm"]
+
+
+def test_changing_rms_and_category_changes_numbers(demo_db):
+    at = app()
+    at.run()
+    at.sidebar.multiselect[0].set_value(["strong_rm", "random_rm"])
+    at.sidebar.selectbox[2].set_value("coding")
+    at.run()
+    no_errors(at)
+    shown = at.dataframe[0].value.set_index("rm")
+    assert sorted(shown.index) == ["random_rm", "strong_rm"]
+    pool = Store(demo_db).load_pool("demo", category="coding")
+    expected = analysis.leaderboard(pool, "judge_score", ["strong_rm", "random_rm"]).table.set_index("rm")
+    np.testing.assert_allclose(shown.loc[expected.index, "reta_0.25"], expected["reta_0.25"], rtol=1e-12)
+    assert {m.label: m.value for m in at.metric}["Prompts"] == str(pool.n_prompts)
+    assert at.query_params["cat"] == "coding"
+
+
+def test_url_reopens_the_same_view(demo_db):
+    at = app()
+    at.query_params["rm"] = ["noisy_small_rm", "length_biased_rm"]
+    at.query_params["norm"] = "difference"
+    at.run()
+    no_errors(at)
+    shown = at.dataframe[0].value
+    assert sorted(shown["rm"]) == ["length_biased_rm", "noisy_small_rm"]
+    pool = Store(demo_db).load_pool("demo")
+    expected = analysis.leaderboard(pool, "judge_score", ["noisy_small_rm"], normalization="difference").table
+    got = shown.set_index("rm").loc["noisy_small_rm", "reta_0.1"]
+    assert got == pytest.approx(expected["reta_0.1"].iloc[0])
+
+
+def test_bad_url_values_fall_back(demo_db):
+    at = app()
+    at.query_params["bench"] = "nope"
+    at.query_params["rm"] = ["nope"]
+    at.query_params["norm"] = "zscore"
+    at.run()
+    no_errors(at)
+    assert at.session_state["bench"] == "demo" and at.session_state["norm"] == "ratio"
+    assert len(at.dataframe[0].value) == 8  # unknown RMs dropped: all RMs shown
+
+
+def test_length_baseline_warning(demo_db):
+    at = app()
+    at.query_params["rm"] = ["random_rm", "baseline_length", "strong_rm"]
+    at.run()
+    no_errors(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "random_rm" in warnings and "strong_rm" not in warnings
+
+
+def test_first_run_builds_the_demo(tmp_path, monkeypatch):
+    path = tmp_path / "fresh" / "reta.duckdb"
+    monkeypatch.setenv("RETA_DB", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = app()
+    at.run()
+    no_errors(at)
+    assert path.exists() and Store(path).benchmark_names() == ["demo"]
+    assert at.dataframe[0].value["n_prompts"].iloc[0] == 400
+
+
+def test_error_boundary_shows_a_message_not_a_traceback(tmp_path, monkeypatch):
+    path = tmp_path / "not_a_db.duckdb"
+    path.write_text("this is not a database")
+    monkeypatch.setenv("RETA_DB", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = app()
+    at.run()
+    assert not at.exception
+    assert at.error and str(path) in at.error[0].value
+    assert "Traceback" not in at.error[0].value

@@ -1,0 +1,145 @@
+"""AppTest of the Reliability page (issue 5): the reliability map (§8), the optimal
+quantile of each RM (§7) and RETA at one eta per category, checked against the engine.
+
+``demo_db`` and ``no_errors`` come from test_app_leaderboard.py; the helpers here
+(``app``, ``downloads``) are shared with test_app_stability.py and test_app_data.py.
+
+AppTest quirk (st.navigation): from the second run on, the tree drops app.py's own
+elements, the sidebar included, while session state still flows; so the sidebar is set
+through ``at.session_state`` and only page widgets are driven.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from reta_core import analysis, metrics
+from reta_core.ingest import import_frame
+from reta_core.store import Store
+from tests.test_app_leaderboard import demo_db, no_errors  # noqa: F401  (fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+ORACLE = "judge_score"
+
+
+@pytest.fixture()
+def downloads(monkeypatch):
+    """``get(at, key) -> bytes``: what a download button of the last run would serve.
+
+    AppTest keeps served files in a fresh in-memory media storage per run; this records
+    the storages so a test can read the file behind a button's URL."""
+    import streamlit.testing.v1.app_test as app_test
+
+    storages = []
+
+    class Recording(app_test.MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            storages.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+
+    def get(at: AppTest, key: str) -> bytes:
+        button = at.get("download_button")
+        url = next(b.proto.url for b in button if b.key == key)
+        return storages[-1].get_file(url.rsplit("/", 1)[-1]).content
+
+    return get
+
+
+def app(page: str = "pages/reliability.py") -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.switch_page(page)
+    return at
+
+
+def demo_pool(path):
+    return Store(path).load_pool("demo")
+
+
+def test_page_renders_every_section(demo_db):
+    at = app()
+    at.run()
+    no_errors(at)
+    assert [s.value for s in at.subheader] == ["Reliability map", "Optimal quantile", "RETA by category"]
+    assert at.number_input(key="rel_bins").value == 20
+    assert at.session_state["eta"] == 0.1
+    at.toggle(key="rel_heatmap").set_value(True).run()
+    no_errors(at)
+
+
+def test_optimal_quantile_table_is_the_engine_table(demo_db):
+    at = app()
+    at.run()
+    shown = at.dataframe[0].value.set_index("rm")
+    expected = analysis.optimal_table(demo_pool(demo_db), ORACLE).set_index("rm")
+    assert list(shown.index) == list(expected.index)
+    for col in ("eta_star", "reta_at_eta_star", "eta_min", "reta_at_eta_min", "gain", "relative_gain"):
+        np.testing.assert_allclose(shown[col], expected[col], rtol=1e-12)
+    assert list(shown["band"]) == [f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(expected["ci_low"], expected["ci_high"])]
+    readings = at.markdown[0].value
+    for reading in expected["reading"]:
+        assert reading in readings
+    # the demo's reward-hacked RM is not to be trusted at its very top
+    assert expected.loc["reward_hacked_rm", "gain"] > 0 and "select uniformly" in expected.loc["reward_hacked_rm", "reading"]
+
+
+def test_category_heatmap_data_is_the_engine_table(demo_db, downloads):
+    at = app()
+    at.session_state["rm"] = ["strong_rm", "coding_math_specialist_rm", "random_rm"]
+    at.run()
+    no_errors(at)
+    pool = demo_pool(demo_db)
+    rms = ["strong_rm", "coding_math_specialist_rm", "random_rm"]
+    expected = analysis.category_reta(pool, 0.1, ORACLE, rms)
+    pd.testing.assert_frame_equal(at.dataframe[1].value.reset_index(drop=True), expected, check_dtype=False)
+    csv = pd.read_csv(io.BytesIO(downloads(at, "csv_reta_by_category")))
+    np.testing.assert_allclose(csv["reta"], expected["reta"], rtol=1e-12)
+    assert list(csv["category"]) == list(expected["category"])
+    # another eta (shared with the Curves page through session key "eta")
+    at.number_input(key="eta").set_value(0.25).run()
+    no_errors(at)
+    assert at.session_state["eta"] == 0.25
+    expected = analysis.category_reta(pool, 0.25, ORACLE, rms)
+    np.testing.assert_allclose(at.dataframe[1].value["reta"], expected["reta"], rtol=1e-12)
+
+
+def test_eta_from_a_bad_link_is_sanitised(demo_db):
+    at = app()
+    at.query_params["eta"] = "abc"
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["eta"] == 0.1  # not a number: the default
+    at.query_params["eta"] = "7"
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["eta"] == 1.0 and "(0, 1]" in at.warning[0].value
+
+
+def test_reliability_map_bins_and_csv(demo_db, downloads):
+    at = app()
+    at.session_state["rm"] = ["reward_hacked_rm", "strong_rm"]
+    at.run()
+    at.number_input(key="rel_bins").set_value(8).run()
+    no_errors(at)
+    csv = pd.read_csv(io.BytesIO(downloads(at, "csv_reliability_map")))
+    expected = metrics.reliability_map(demo_pool(demo_db), ORACLE, ["reward_hacked_rm", "strong_rm"], bins=8).table
+    assert len(csv) == 16
+    np.testing.assert_allclose(csv["mean_normalized_oracle"], expected["mean_normalized_oracle"], rtol=1e-12)
+    assert list(csv["n_responses"]) == list(expected["n_responses"])
+
+
+def test_benchmark_without_categories_says_so(demo_db):
+    frame = pd.read_csv(REPO / "data" / "example_benchmark.csv").drop(columns="category")
+    import_frame(Store(demo_db), frame, "nocat", [ORACLE], rm_cols=[])
+    at = app()
+    at.session_state["bench"] = "nocat"
+    at.run()
+    no_errors(at)
+    assert any("no prompt categories" in i.value for i in at.info)
+    assert len(at.dataframe) == 1  # the optimal quantiles; no category table
