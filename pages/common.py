@@ -159,6 +159,20 @@ def frame_setup() -> Selection:
     return selection
 
 
+def _leave_pages_folder_mode() -> None:
+    """A served app's first request for a deep link ran this page without app.py, in
+    Streamlit's pages-folder mode (its sidebar would list every file in pages/).  Leave
+    that mode, as st.navigation in app.py would have, and rerun through app.py: the
+    URL still names this page, so the user lands where the link pointed."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without the pages-folder mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def current() -> Selection:
     """The sidebar selection of this run.
 
@@ -169,6 +183,7 @@ def current() -> Selection:
     sidebar's state to the URL straight away).
     """
     if st.session_state.get("_frame_run") != _run_token():
+        _leave_pages_folder_mode()
         selection = frame_setup()
         state_to_url()
         return selection
@@ -346,37 +361,28 @@ def show_error(exc: BaseException) -> None:
 
 
 def download_buttons(label: str, table: pd.DataFrame, fig=None, key: str = "") -> None:
-    """CSV of the data behind a chart or table, and the chart as HTML/PNG/SVG/PDF."""
+    """CSV of the data behind a chart or table, and the chart as HTML (always) and
+    PNG/SVG/PDF (when a Chrome/Chromium is found).
+
+    Files are built only when their button is clicked (Streamlit's deferred download:
+    ``data`` is a callable), so moving eta does not re-render exports nobody asked for.
+    """
     from reta_core import export
 
+    stem = key or label
     cols = st.columns(5)
-    cols[0].download_button(f"{label} CSV", export.table_to_csv_bytes(table), file_name=f"{key or label}.csv",
-                            mime="text/csv", key=f"csv_{key}", icon=":material/download:")
+    cols[0].download_button(f"{label} CSV", lambda: export.table_to_csv_bytes(table), file_name=f"{stem}.csv",
+                            mime="text/csv", key=f"csv_{key}", icon=":material/download:", on_click="ignore")
     if fig is None:
         return
-    cols[1].download_button("HTML", export.figure_to_bytes(fig, "html"), file_name=f"{key or label}.html",
-                            mime="text/html", key=f"html_{key}", icon=":material/download:")
+    formats = [("html", "HTML", "text/html")]
     if export.find_chrome() is None:
         cols[2].caption(f"PNG, SVG and PDF need Chrome or Chromium. {export.CHROME_MISSING_HELP}")
-        return
-    for col, fmt, mime in ((cols[2], "png", "image/png"), (cols[3], "svg", "image/svg+xml"),
-                           (cols[4], "pdf", "application/pdf")):
-        with col:
-            image_button(fig, fmt, mime, f"{key or label}.{fmt}", f"{fmt}_{key}")
-
-
-def image_button(fig, fmt: str, mime: str, file_name: str, key: str) -> None:
-    """Render an image only when asked (a browser round trip per format is not free)."""
-    from reta_core import export
-
-    ready = st.session_state.get(f"_img_{key}")
-    if ready is not None and ready[0] == fig.to_json():
-        st.download_button(fmt.upper(), ready[1], file_name=file_name, mime=mime, key=key,
-                           icon=":material/download:")
-    elif st.button(f"Make {fmt.upper()}", key=f"make_{key}"):
-        with st.spinner(f"Rendering {fmt.upper()}…"):
-            st.session_state[f"_img_{key}"] = (fig.to_json(), export.figure_to_bytes(fig, fmt))
-        st.rerun()
+    else:
+        formats += [("png", "PNG", "image/png"), ("svg", "SVG", "image/svg+xml"), ("pdf", "PDF", "application/pdf")]
+    for col, (fmt, name, mime) in zip(cols[1:], formats):
+        col.download_button(name, lambda fmt=fmt: export.figure_to_bytes(fig, fmt), file_name=f"{stem}.{fmt}",
+                            mime=mime, key=f"{fmt}_{key}", icon=":material/download:", on_click="ignore")
 
 
 def sparkline_column(table: pd.DataFrame, curves_table: pd.DataFrame) -> pd.DataFrame:

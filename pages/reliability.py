@@ -76,7 +76,7 @@ if eta < 1 / min_pool - 1e-12:
 by_category = common.category_reta(view, rms, eta)
 st.caption(f"RETA at eta = {common.fmt_eta(eta)} of each RM on each category's prompts "
            f"({common.NORMALIZATION_LABELS[selection.normalization]}); hover a cell for its number of prompts.")
-heatmap = charts.category_heatmap(by_category)
+heatmap = charts.category_heatmap(by_category, normalization=selection.normalization)
 st.plotly_chart(heatmap, width="stretch", key="rel_category_chart")
 with st.expander("Table"):
     st.dataframe(by_category, hide_index=True, width="stretch", key="rel_category_table",

@@ -199,20 +199,35 @@ def stability_study(pool: Pool, eta: float, oracle: str | None = None, rms=None,
 
 
 def stability_reading(table: pd.DataFrame) -> str:
-    """A one-paragraph reading of a :func:`stability_study` table, from its numbers."""
+    """A one-paragraph reading of a :func:`stability_study` table, from its numbers.
+
+    RETA@eta is compared with BoN@n only where they differ: at sample sizes where
+    ``k = ceil(eta n) = 1`` RETA keeps just the top response and *is* BoN@n, and at
+    ``n = N`` every resample is the whole pool, so neither has any spread.
+    """
     if table.empty:
         return "No results yet."
     reta_name = next(e for e in table["estimator"].unique() if e.startswith("RETA"))
-    wide = table.pivot_table(index=["rm", "n"], columns="estimator", values="std").dropna()
-    wide = wide[wide.index.get_level_values("n") >= 4] if (wide.index.get_level_values("n") >= 4).any() else wide
-    steadier = (wide[reta_name] < wide["BoN@n"]).mean()
-    ratio = (wide["BoN@n"] / wide[reta_name].replace(0, np.nan)).median()
+    reta_rows = table[table["estimator"] == reta_name].set_index(["rm", "n"])
+    bon_rows = table[table["estimator"] == "BoN@n"].set_index(["rm", "n"])
+    both = reta_rows.join(bon_rows, lsuffix="_reta", rsuffix="_bon", how="inner")
+    compared = both[(both["k_reta"] > 1) & (both["std_bon"] > 1e-12)]
+    sizes = ", ".join(map(str, sorted(table["n"].unique())))
     # at n = N every resample is the whole pool: no spread, so no standard error to use
     spread = table[table["se"] > 1e-9]
     gap = ((spread["mean"] - spread["exact"]).abs() / spread["se"]).max() if len(spread) else 0.0
+    convergence = (f"The resampled means lie within {gap:.1f} standard errors of the exact values of §4 "
+                   "(they converge to them as the number of resamples grows).")
+    if compared.empty:
+        return (f"At every sample size tried (n = {sizes}) {reta_name} keeps only the top response "
+                f"(k = 1), so it is BoN@n and the two cannot be told apart; choose a larger eta to "
+                f"compare their stability. {convergence}")
+    steadier = float((compared["std_reta"] < compared["std_bon"]).mean())
+    ratio = float((compared["std_bon"] / compared["std_reta"].replace(0, np.nan)).median())
+    n_values = ", ".join(map(str, sorted(compared.index.get_level_values("n").unique())))
     sentences = [
-        f"Across {table['rm'].nunique()} RM(s) and sample sizes n = {', '.join(map(str, sorted(table['n'].unique())))}, "
-        f"{reta_name} varies less between resamples than BoN@n in {steadier:.0%} of the cases with n >= 4 "
+        f"Across {table['rm'].nunique()} RM(s), where {reta_name} averages more than one response "
+        f"(n = {n_values}), it varies less between resamples than BoN@n in {steadier:.0%} of the cases "
         f"(median ratio of standard deviations BoN/RETA: {ratio:.2f}).",
     ]
     if steadier >= 0.5:
@@ -220,8 +235,7 @@ def stability_reading(table: pd.DataFrame) -> str:
                          "an evaluation that has only a few responses per prompt.")
     else:
         sentences.append("On this data the paper's stability claim does not hold for most settings.")
-    sentences.append(f"The resampled means lie within {gap:.1f} standard errors of the exact values "
-                     "of §4 (they converge to them as the number of resamples grows).")
+    sentences.append(convergence)
     return " ".join(sentences)
 
 

@@ -337,16 +337,17 @@ def _pivot(table: pd.DataFrame, index: str, columns: str, values: str) -> pd.Dat
     return wide.reindex(index=pd.unique(table[index]), columns=pd.unique(table[columns]))
 
 
-def category_heatmap(table: pd.DataFrame, value: str = "reta") -> go.Figure:
-    """RMs (rows) by prompt category (columns), ``value`` written in the cells, centred
-    at 1 with a diverging colour scale for RETA values.  ``table``: ``rm, category,
-    <value>`` and optionally ``n_prompts`` (shown on hover)."""
+def category_heatmap(table: pd.DataFrame, value: str = "reta", normalization: str = "ratio") -> go.Figure:
+    """RMs (rows) by prompt category (columns), ``value`` written in the cells, with a
+    diverging colour scale centred where a random RM sits: 1 for the ``ratio``, 0 for
+    the ``difference`` normalisation (sequential for ``raw``).  ``table``: ``rm,
+    category, <value>`` and optionally ``n_prompts`` (shown on hover)."""
     _require(table, ["rm", "category", value], "category_heatmap")
     z = _pivot(table, "rm", "category", value)
     custom = _pivot(table, "rm", "category", "n_prompts") if "n_prompts" in table else None
     return _value_heatmap(z, x_title="category", y_title="reward model",
                           value_name="RETA" if value == "reta" else value,
-                          center=1.0 if value.startswith("reta") else None,
+                          center=RANDOM_LEVEL.get(normalization) if value.startswith("reta") else None,
                           custom=custom, custom_name="prompts")
 
 
@@ -518,8 +519,9 @@ def histogram_figure(values: pd.DataFrame, column: str, by: str | None = "rm",
     finite = x_all[np.isfinite(x_all)]
     bins = None
     if finite.size and finite.max() > finite.min():
-        bins = dict(start=float(finite.min()), end=float(finite.max()),
-                    size=float(finite.max() - finite.min()) / 40)
+        size = float(finite.max() - finite.min()) / 40
+        # the end is exclusive in plotly: one bin past the maximum keeps it in the chart
+        bins = dict(start=float(finite.min()), end=float(finite.max()) + size, size=size)
     groups = list(_groups(values, by)) if by else [(column, values)]
     if colors is None and by:
         colors = rm_colors([g for g, _ in groups])

@@ -26,3 +26,40 @@ def _streamlit_navigation_mode(monkeypatch):
     import streamlit.runtime.pages_manager as pages_manager
 
     monkeypatch.setattr(pages_manager, "Path", _NoPagesFolderPath)
+
+
+@pytest.fixture()
+def downloads(monkeypatch):
+    """``get(at, key) -> bytes``: what a download button of the last AppTest run serves.
+
+    Most buttons build their file only on click (a callable ``data``: Streamlit's
+    deferred download), so this records the callables registered with the media file
+    manager and calls one as a click would; buttons given bytes are read from AppTest's
+    in-memory media storage."""
+    import streamlit.runtime.media_file_manager as media
+    import streamlit.testing.v1.app_test as app_test
+
+    deferred, storages = {}, []
+    original = media.MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, *args, **kwargs):
+        file_id = original(self, data_callable, *args, **kwargs)
+        deferred[file_id] = data_callable
+        return file_id
+
+    class Recording(app_test.MemoryMediaFileStorage):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            storages.append(self)
+
+    monkeypatch.setattr(media.MediaFileManager, "add_deferred", add_deferred)
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+
+    def get(at, key: str) -> bytes:
+        button = next(b for b in at.get("download_button") if b.key == key)
+        if button.proto.deferred_file_id:
+            data = deferred[button.proto.deferred_file_id]()
+            return data.encode() if isinstance(data, str) else data
+        return storages[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+
+    return get

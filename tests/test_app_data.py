@@ -16,7 +16,7 @@ import pytest
 from reta_core import analysis, ingest
 from reta_core.errors import RetaInputError
 from reta_core.store import Store
-from tests.test_app_reliability import ORACLE, REPO, app, demo_db, downloads, no_errors  # noqa: F401  (fixtures)
+from tests.test_app_reliability import ORACLE, REPO, app, demo_db, no_errors  # noqa: F401  (fixtures)
 
 PAGE = "pages/data.py"
 

@@ -27,31 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 ORACLE = "judge_score"
 
 
-@pytest.fixture()
-def downloads(monkeypatch):
-    """``get(at, key) -> bytes``: what a download button of the last run would serve.
-
-    AppTest keeps served files in a fresh in-memory media storage per run; this records
-    the storages so a test can read the file behind a button's URL."""
-    import streamlit.testing.v1.app_test as app_test
-
-    storages = []
-
-    class Recording(app_test.MemoryMediaFileStorage):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            storages.append(self)
-
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
-
-    def get(at: AppTest, key: str) -> bytes:
-        button = at.get("download_button")
-        url = next(b.proto.url for b in button if b.key == key)
-        return storages[-1].get_file(url.rsplit("/", 1)[-1]).content
-
-    return get
-
-
 def app(page: str = "pages/reliability.py") -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.switch_page(page)

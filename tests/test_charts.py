@@ -266,6 +266,8 @@ def test_category_heatmap_values_in_cells_centred_at_one(pool):
     assert heat.zmid == 1.0 and heat.colorscale and heat.texttemplate == "%{z:.2f}"
     assert np.asarray(heat.customdata).tolist()[0] == [N_PROMPTS // 2] * 2
     _shared_look(fig)
+    # a random RM sits at 0 under the difference normalisation
+    assert charts.category_heatmap(table, normalization="difference").data[0].zmid == 0.0
 
 
 # ----------------------------------------------------------------------- stability
@@ -351,6 +353,9 @@ def test_histogram_per_rm(pool, colors):
     assert fig.data[1].marker.color == colors["baseline_length"]
     assert fig.data[0].xbins.size == fig.data[1].xbins.size  # shared bins
     assert fig.layout.barmode == "overlay"
+    # plotly's bin end is exclusive: the largest value must still fall in a bin
+    bins = fig.data[0].xbins
+    assert bins.end > max(pool.rms["good"].max(), pool.rms["baseline_length"].max())
     _shared_look(fig)
 
 
