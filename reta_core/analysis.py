@@ -210,7 +210,7 @@ def stability_reading(table: pd.DataFrame) -> str:
     reta_name = next(e for e in table["estimator"].unique() if e.startswith("RETA"))
     reta_rows = table[table["estimator"] == reta_name].set_index(["rm", "n"])
     bon_rows = table[table["estimator"] == "BoN@n"].set_index(["rm", "n"])
-    both = reta_rows.join(bon_rows, lsuffix="_reta", rsuffix="_bon", how="inner")
+    both = reta_rows.add_suffix("_reta").join(bon_rows.add_suffix("_bon"), how="inner")
     compared = both[(both["k_reta"] > 1) & (both["std_bon"] > 1e-12)]
     sizes = ", ".join(map(str, sorted(table["n"].unique())))
     # at n = N every resample is the whole pool: no spread, so no standard error to use
