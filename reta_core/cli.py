@@ -1,0 +1,735 @@
+"""The command line: ``python -m reta_core SUBCOMMAND ...`` (``python -m reta_core --help``).
+
+It only parses, calls :mod:`reta_core` and formats what it returns: no metric math and
+no SQL here.  Results go to stdout (or, with ``--out FILE``, atomically to the file and
+nothing to stdout); notes about excluded prompts, warnings and progress bars go to
+stderr, so a piped ``--format json`` or ``csv`` stays clean.
+
+Exit status: 0 on success; 2 on bad input or usage, with ONE line ``error: ...`` on
+stderr (every :class:`~reta_core.errors.RetaInputError`, and argparse's usage errors);
+1 for an unexpected failure, which is a bug: ``error: unexpected ... (please report)``,
+with the traceback only under ``--debug`` or ``RETA_DEBUG=1``.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import sys
+import textwrap
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import RetaInputError, one_line, show
+
+PROG = "python -m reta_core"
+FORMATS = ("table", "csv", "json")
+ESTIMATORS = ("pool", "exact", "resample")
+NORMALIZATIONS = ("ratio", "difference", "raw")  # metrics.NORMALIZATIONS (checked there too)
+CHART_EXTENSIONS = ("html", "png", "svg", "pdf", "csv")
+DEFAULT_RESAMPLE_REPEATS = 200
+DEFAULT_BOOTSTRAP = 1000
+
+
+class UsageError(RetaInputError):
+    """A command line that cannot be run as written (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line ``error: ...`` and exit status 2."""
+
+    def error(self, message):
+        command = self.prog[len(PROG):].strip()
+        hint = f"see `{self.prog} --help`"
+        raise UsageError(f"{command + ': ' if command else ''}{message}; {hint}")
+
+
+# ------------------------------------------------------------------------ output
+def _stderr_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def note(message: str) -> None:
+    """One line for the user on stderr (not part of the result)."""
+    print(message, file=sys.stderr)
+
+
+class Progress:
+    """A tqdm bar on stderr when stderr is a terminal; silent when piped.
+
+    :meth:`fraction` is reta_core's ``progress(fraction, message)`` (demo, ingest),
+    :meth:`count` its ``progress(done, total)`` (resampling, one RM after another)."""
+
+    def __init__(self, desc: str, unit: str = "%"):
+        from tqdm import tqdm
+
+        shape = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}{postfix}" if unit == "%" else None
+        self.bar = tqdm(total=100 if unit == "%" else None, desc=desc, unit=unit, leave=False,
+                        bar_format=shape, file=sys.stderr, disable=not _stderr_tty())
+
+    def fraction(self, fraction: float, message: str) -> None:
+        self.bar.set_postfix_str(message, refresh=False)
+        self.bar.update(int(round(100 * min(max(fraction, 0.0), 1.0))) - self.bar.n)
+
+    def count(self, done: int, total: int) -> None:
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()
+
+
+def _plain(value):
+    """A JSON-ready Python value (NaN -> None, numpy scalars -> Python)."""
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def to_json(data) -> str:
+    if isinstance(data, pd.DataFrame):
+        data = [{k: _plain(v) for k, v in row.items()} for row in data.to_dict("records")]
+    return json.dumps(_plain(data), indent=2, allow_nan=False) + "\n"
+
+
+def _cell(value, fmt: str | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else ""
+    if fmt and isinstance(value, (int, float, np.integer, np.floating)):
+        return format(value, fmt)
+    return str(value)
+
+
+def text_table(df: pd.DataFrame, formats: dict | None = None) -> str:
+    """``df`` as an aligned text table: text left, numbers right, NaN as ``-``."""
+    formats = formats or {}
+    columns = list(df.columns)
+    cells = [[_cell(v, formats.get(c)) for v in df[c].tolist()] for c in columns]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+               for c in columns]
+    widths = [max([len(str(c))] + [len(x) for x in col]) for c, col in zip(columns, cells)]
+
+    def line(values):
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    rows = [line([str(c) for c in columns]), line(["-" * w for w in widths])]
+    rows += [line([col[i] for col in cells]) for i in range(len(df))]
+    return "\n".join(rows) + "\n"
+
+
+def render(df: pd.DataFrame, fmt: str, formats: dict | None = None, header: str = "",
+           footer: str = "") -> str:
+    """A result table as table (with ``header``/``footer`` lines), csv or json text."""
+    if fmt == "json":
+        return to_json(df)
+    if fmt == "csv":
+        return df.to_csv(index=False)
+    parts = [header + "\n" if header else "", text_table(df, formats), footer]
+    return "\n".join(p for p in parts if p)
+
+
+def emit(text: str, out: str | None) -> None:
+    """``text`` to stdout, or atomically to ``out`` (then nothing on stdout)."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from .export import _write_atomic
+
+    path = Path(out).expanduser()
+    _write_atomic(path, text.encode("utf-8"))
+    note(f"wrote {path}")
+
+
+def report_excluded(excluded: pd.DataFrame) -> None:
+    """One stderr line per RM and exclusion reason (RETA_SPEC §1: never silent)."""
+    for row in excluded.itertuples(index=False):
+        count = int(row.n_prompts)
+        note(f"note: {row.rm}: {count:,} prompt{'s do' if count != 1 else ' does'} not count "
+             f"({row.reason})")
+
+
+# ------------------------------------------------------------------------ helpers
+def _store(args):
+    from .store import Store
+
+    return Store(args.db)
+
+
+def parse_etas(text: str) -> np.ndarray:
+    """``"0.05,0.1"`` -> validated etas (``metrics.check_etas``)."""
+    from . import metrics
+
+    values = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise RetaInputError(f"--eta: {show(part)} is not a number; give values in (0, 1] "
+                                 "separated by commas, e.g. --eta 0.05,0.1,0.25") from None
+    if not values:
+        raise RetaInputError("--eta: no value given; e.g. --eta 0.05,0.1,0.25")
+    return metrics.check_etas(values)
+
+
+def load(args, rms=None):
+    """(pool, oracle, benchmark info) for ``args.benchmark``, with the chosen oracle
+    (default: the benchmark's) and ``rms`` (None: all), restricted to ``--category``."""
+    store = _store(args)
+    info = store.benchmark_info(args.benchmark)
+    oracle = getattr(args, "oracle", None) or info["default_oracle"]
+    pool = store.load_pool(args.benchmark, oracles=[oracle], rms=rms,
+                           category=getattr(args, "category", None))
+    return pool, oracle, info
+
+
+def _describe(args, oracle: str, extra: str = "") -> str:
+    where = f", category {args.category}" if getattr(args, "category", None) else ""
+    return (f"benchmark {args.benchmark}{where} · oracle {oracle} · normalization "
+            f"{args.normalization}{extra}")
+
+
+def _min_n_note(sizes: dict, limit_name: str = "1/min N") -> str:
+    values = sorted(set(sizes.values()))
+    if len(values) == 1:
+        text = f"min N = {values[0]}"
+    else:
+        text = "min N: " + ", ".join(f"{rm} {n}" for rm, n in sizes.items())
+    return (f"* eta below {limit_name} ({text}): the smallest pools hold less than one response "
+            "in the top eta, so the value there is the top-1 value (RETA_SPEC §3).\n")
+
+
+# ------------------------------------------------------------------------ commands
+def cmd_demo(args) -> int:
+    from .demo import build_demo
+
+    with Progress("building the demo") as bar:
+        report = build_demo(_store(args), name=args.benchmark, n_prompts=args.prompts,
+                            n_responses=args.responses, seed=args.seed, replace=args.replace,
+                            progress=bar.fraction)
+    print(report.to_text())
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from .ingest import import_benchmark
+
+    rm_cols = [] if args.no_rms else args.rm
+    with Progress("importing") as bar:
+        report = import_benchmark(_store(args), args.file, args.benchmark, args.oracle,
+                                  rm_cols=rm_cols, replace=args.replace,
+                                  description=args.description, baselines=not args.no_baselines,
+                                  progress=bar.fraction)
+    print(report.to_text())
+    if rm_cols is None:
+        taken = [r for r in report.rms if r not in report.baselines]
+        if taken:
+            note(f"note: no --rm given, so every other numeric column became an RM: "
+                 f"{', '.join(taken)}; choose them with --rm COL (repeatable) or import none "
+                 "with --no-rms (and remove one with `remove --rm`)")
+        else:
+            note("note: no --rm given and the file has no other numeric column, so no RM was "
+                 "taken from it; add one with `add-scores`")
+    return 0
+
+
+def cmd_add_scores(args) -> int:
+    from .ingest import add_rm_scores
+
+    with Progress("adding scores") as bar:
+        report = add_rm_scores(_store(args), args.file, args.benchmark, args.rm,
+                               score_column=args.score_column, replace=args.replace,
+                               description=args.description, progress=bar.fraction)
+    print(report.to_text())
+    return 0
+
+
+def cmd_list(args) -> int:
+    store = _store(args)
+    names = store.benchmark_names()
+    if not names:
+        note(f"note: no benchmark in {store.path}; create one with `{PROG} demo` or "
+             f"`{PROG} ingest FILE ...`")
+    infos = [store.benchmark_info(name) for name in names]
+    if args.format == "json":
+        sys.stdout.write(to_json([{
+            "name": i["name"], "description": i["description"],
+            "default_oracle": i["default_oracle"],
+            "oracles": [o["name"] for o in i["oracles"]],
+            "rms": [{"name": r["name"], "is_baseline": bool(r["is_baseline"]),
+                     "coverage": r["coverage"]} for r in i["rms"]],
+            "categories": i["categories"], "n_prompts": i["n_prompts"],
+            "n_responses": i["n_responses"], "pool_size": i["pool_size"],
+            "created_at": i["created_at"], "source_file": i["source_file"]} for i in infos]))
+        return 0
+    if not infos:
+        return 0
+    table = pd.DataFrame({
+        "benchmark": [i["name"] for i in infos],
+        "prompts": [i["n_prompts"] for i in infos],
+        "responses": [i["n_responses"] for i in infos],
+        "pool size (min/median/max)": [
+            "{min}/{median}/{max}".format(**{k: _cell(v, "g") for k, v in i["pool_size"].items()})
+            for i in infos],
+        "oracles": [", ".join(o["name"] + (" (default)" if o["name"] == i["default_oracle"] else "")
+                              for o in i["oracles"]) for i in infos],
+    })
+    lines = [text_table(table, {"prompts": ",", "responses": ","}).rstrip("\n"), ""]
+    for i in infos:
+        rms = [r["name"] + (" (baseline)" if r["is_baseline"] else "")
+               + ("" if r["coverage"] >= 1 else f" ({r['coverage']:.0%} covered)") for r in i["rms"]]
+        lines.append(f"{i['name']}: RMs: {', '.join(rms) if rms else 'none yet (add one with add-scores)'}")
+        if i["categories"]:
+            lines.append(f"{i['name']}: categories: {', '.join(i['categories'])}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _check_reta_options(args) -> None:
+    if args.n is not None and args.estimator == "pool":
+        raise UsageError("reta: --n applies to --estimator exact or resample (the pool "
+                         "estimator uses every response)")
+    if args.ci and args.estimator == "resample":
+        raise UsageError("reta: --ci is for the pool and exact estimators; the resample "
+                         "estimator reports its spread as std")
+    if args.repeats is not None and not args.ci and args.estimator != "resample":
+        raise UsageError("reta: --repeats applies to --ci (bootstrap resamples) or "
+                         "--estimator resample (repeats)")
+
+
+def cmd_reta(args) -> int:
+    from . import analysis, metrics
+
+    _check_reta_options(args)
+    metrics.check_normalization(args.normalization)
+    etas = parse_etas(args.eta) if args.eta is not None else None
+    pool, oracle, _ = load(args, rms=args.rm)
+    rankings = metrics.rank_all(pool, oracle)
+    sizes = {rm: metrics.eligibility(r, args.normalization).min_pool_size
+             for rm, r in rankings.items()}
+    min_n = metrics.min_pool_size(rankings, args.normalization)
+    if etas is None:
+        etas = metrics.default_eta_grid(min_n)
+    n = args.n
+    if args.estimator != "pool" and n is None:
+        if min_n < 2:
+            raise RetaInputError(f"no prompt counts for the chosen RMs of {args.benchmark}, so "
+                                 "there is no smallest pool to default --n to")
+        n = min_n
+    if args.estimator == "resample":
+        repeats = DEFAULT_RESAMPLE_REPEATS if args.repeats is None else args.repeats
+        with Progress("resampling", unit="repeat") as bar:
+            result = metrics.resample_reta(pool, n, etas, repeats=repeats, seed=args.seed,
+                                           normalization=args.normalization, progress=bar.count,
+                                           rankings=rankings)
+        table = result.table.rename(columns={"mean": "reta"})
+        out = table[["rm", "eta", "reta", "std", "n_prompts"]]
+        shown = table[["rm", "eta", "k", "reta", "std", "n_prompts"]]
+        header = _describe(args, oracle, f" · resampled at n = {n}, {repeats} repeats, "
+                                         f"seed {args.seed}")
+        footer = "k: responses kept of each n-subset's top eta; k = 1 is BoN@n.\n"
+    else:
+        n_boot = DEFAULT_BOOTSTRAP if args.repeats is None else args.repeats
+        with Progress("bootstrap" if args.ci else "curves", unit="RM") as bar:
+            result = analysis.curves_by_rm(pool, rankings, etas, progress=bar.count,
+                                           normalization=args.normalization,
+                                           estimator=args.estimator, n=n, ci=args.ci,
+                                           n_boot=n_boot, seed=args.seed)
+        table = result.table
+        columns = ["rm", "eta", "reta"] + (["ci_low", "ci_high"] if args.ci else []) + ["n_prompts"]
+        out = table[columns]
+        shown = out.assign(flag=np.where(table["below_min_eta"], "*", ""))
+        extra = f" · exact at n = {n}" if args.estimator == "exact" else " · pool estimator"
+        if args.ci:
+            extra += f" · 95 % bootstrap band (B = {n_boot}, seed {args.seed})"
+        header = _describe(args, oracle, extra)
+        if not table["below_min_eta"].any():
+            footer = ""
+        elif args.estimator == "exact":
+            footer = f"* eta below 1/n = 1/{n}: k = 1, so the value is BoN@{n} (RETA_SPEC §4).\n"
+        else:
+            footer = _min_n_note(sizes)
+    report_excluded(result.excluded)
+    if args.format == "table":
+        fmt = {"eta": ".4g", "reta": ".4f", "ci_low": ".4f", "ci_high": ".4f", "std": ".4f",
+               "n_prompts": ","}
+        emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
+    else:
+        emit(render(out, args.format), args.out)
+    return 0
+
+
+def leaderboard_columns(table: pd.DataFrame, ci: bool) -> list[str]:
+    """The CLI's leaderboard columns, in order (band columns next to their value)."""
+    from .analysis import LEADERBOARD_ETAS, eta_label
+
+    values = ["reta_at_eta_star"] + [eta_label(e) for e in LEADERBOARD_ETAS]
+    columns = ["rm", "pairwise_accuracy", "spearman", "kendall", "bon", "eta_star"]
+    for col in values:
+        columns += [col] + ([f"{col}_low", f"{col}_high"] if ci else [])
+    columns += ["is_baseline", "n_prompts"]
+    return [c for c in columns if c in table.columns]
+
+
+def cmd_leaderboard(args) -> int:
+    from . import analysis
+
+    pool, oracle, _ = load(args)
+    board = analysis.leaderboard(pool, oracle, n=args.n, normalization=args.normalization,
+                                 ci=args.ci, seed=args.seed)
+    table = board.table
+    out = table[leaderboard_columns(table, args.ci)]
+    report_excluded(board.excluded)
+    for rm in analysis.rms_not_beating_length(table):
+        note(f"warning: {rm} does not beat the length baseline: its RETA(eta*) is not above "
+             f"{analysis.LENGTH_BASELINE}'s")
+    if args.format == "table":
+        shown = out.assign(rm=[f"{r} (baseline)" if b else r
+                               for r, b in zip(out["rm"], out["is_baseline"])]).drop(columns="is_baseline")
+        fmt = {c: ".4f" for c in shown.columns if c not in ("rm", "eta_star", "n_prompts")}
+        fmt.update(eta_star=".3g", n_prompts=",")
+        header = _describe(args, oracle, f" · BoN@{board.n} · min N = {board.min_pool_size}"
+                                         + (" · 95 % bootstrap bands" if args.ci else ""))
+        footer = ("Sorted by RETA(eta*); eta* is where the RM's pool curve peaks (RETA_SPEC §7), "
+                  "reta_X is RETA at eta = X.\n")
+        emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
+    else:
+        emit(render(out, args.format), args.out)
+    return 0
+
+
+def chart_format(out: str) -> str:
+    """The export format named by ``--out``'s extension (checked before any work)."""
+    from .export import CHROME_MISSING_HELP, IMAGE_FORMATS, find_chrome
+
+    suffix = Path(out).suffix.lower().lstrip(".")
+    if suffix not in CHART_EXTENSIONS:
+        raise RetaInputError(f"{out}: unknown extension {('.' + suffix) if suffix else '(none)'!r}; "
+                             "use one of " + ", ".join("." + e for e in CHART_EXTENSIONS))
+    if suffix in IMAGE_FORMATS and find_chrome() is None:
+        raise RetaInputError(f"{out}: cannot export {suffix.upper()}: {CHROME_MISSING_HELP}")
+    return suffix
+
+
+def cmd_export_chart(args) -> int:
+    from . import analysis, charts, export, metrics
+
+    fmt = chart_format(args.out)
+    if args.n is not None and args.estimator != "exact":
+        raise UsageError("export-chart: --n applies to --estimator exact")
+    metrics.check_normalization(args.normalization)
+    marker = float(parse_etas(args.eta)[0]) if args.eta is not None else None
+    pool, oracle, info = load(args, rms=args.rm)
+    with Progress("bootstrap", unit="RM") as bar:
+        data = analysis.curves_chart_data(pool, oracle, normalization=args.normalization,
+                                          estimator=args.estimator, n=args.n, ci=True,
+                                          include=() if marker is None else (marker,),
+                                          progress=bar.count)
+    report_excluded(data.excluded)
+    path = Path(args.out).expanduser()
+    if fmt == "csv":
+        emit(export.table_to_csv_bytes(data.curves).decode("utf-8"), str(path))
+        return 0
+    colors = charts.rm_colors([r["name"] for r in info["rms"]])
+    estimator = f"exact at n = {data.n}" if args.estimator == "exact" else "pool estimator"
+    where = f", category {args.category}" if args.category else ""
+    fig = charts.curves_figure(data.curves, colors, perfect=data.perfect, min_eta=data.min_eta,
+                               marker_eta=marker, normalization=args.normalization,
+                               title=f"RETA curves: {args.benchmark}{where} (oracle {oracle}, "
+                                     f"{estimator})")
+    export.write_figure(fig, path)
+    note(f"wrote {path}")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    sys.stderr.write(question + " [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _stdin_tty() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def cmd_remove(args) -> int:
+    store = _store(args)
+    info = store.benchmark_info(args.benchmark)  # unknown benchmark: RetaInputError
+    if args.rm is not None:
+        store.load_pool(args.benchmark, oracles=[], rms=[args.rm])  # unknown RM: RetaInputError
+        what = f"RM {args.rm!r} and its scores from benchmark {args.benchmark!r}"
+    else:
+        what = (f"benchmark {args.benchmark!r} ({info['n_prompts']:,} prompts, "
+                f"{info['n_responses']:,} responses, {len(info['rms'])} RMs)")
+    if not args.yes:
+        if not _stdin_tty():
+            raise UsageError(f"remove: not asking for confirmation without a terminal; add "
+                             f"--yes to remove {what}")
+        if not _confirm(f"Remove {what} from {store.path}?"):
+            note("nothing removed")
+            return 0
+    if args.rm is not None:
+        store.remove_rm(args.benchmark, args.rm)
+    else:
+        store.remove_benchmark(args.benchmark)
+    print(f"Removed {what}.")
+    return 0
+
+
+# ------------------------------------------------------------------------ parser
+def _formatter(prog):
+    return argparse.RawDescriptionHelpFormatter(prog, max_help_position=30)
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {PROG} {line}" for line in lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
+                        help="the database file (default: $RETA_DB, else data/reta.duckdb)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an unexpected failure (or RETA_DEBUG=1)")
+
+    parser = _Parser(
+        prog=PROG, formatter_class=_formatter,
+        description=textwrap.fill("RETA Explorer: how far can a reward model be trusted? RETA (Chen et al. "
+                    "2025, arXiv 2504.14838) is the mean oracle score of the responses an RM "
+                    "ranks in its top eta, relative to the pool mean.", 88),
+        epilog=_examples("demo", "list", "reta --benchmark demo --eta 0.05,0.1,0.25",
+                         "leaderboard --benchmark demo",
+                         "export-chart --benchmark demo --chart curves --out curves.html")
+        + "\n\nExit status: 0 success, 2 bad input or usage, 1 unexpected failure (a bug).")
+    parser.add_argument("--db", metavar="PATH", default=None,
+                        help="the database file (default: $RETA_DB, else data/reta.duckdb)")
+    parser.add_argument("--debug", action="store_true", default=False,
+                        help="show the traceback of an unexpected failure (or RETA_DEBUG=1)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+
+    def command(name, func, help_text, description, examples):
+        p = sub.add_parser(name, parents=[common], help=help_text,
+                           description=textwrap.fill(description, 88),
+                           epilog=_examples(*examples), formatter_class=_formatter)
+        p.set_defaults(func=func)
+        return p
+
+    def fmt_out(p, choices=FORMATS):
+        p.add_argument("--format", choices=choices, default="table",
+                       help="output format (default: table)")
+        p.add_argument("--out", metavar="FILE",
+                       help="write the result to FILE (atomically) instead of stdout")
+
+    p = command("demo", cmd_demo, "build the synthetic demo benchmark",
+                "Generate the seeded synthetic demo benchmark (six RMs of known character and "
+                "two baselines) and import it, then print the import report.",
+                ["demo", "demo --prompts 40 --responses 8 --benchmark small --replace"])
+    p.add_argument("--benchmark", default="demo", metavar="NAME",
+                   help="benchmark name (default: demo)")
+    p.add_argument("--prompts", type=_int_at_least(1), default=400, metavar="N",
+                   help="number of prompts (default: 400)")
+    p.add_argument("--responses", type=_int_at_least(2), default=64, metavar="N",
+                   help="responses per prompt (default: 64)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--replace", action="store_true", help="replace a benchmark of that name")
+
+    p = command("ingest", cmd_ingest, "import a benchmark file",
+                "Import a benchmark file (CSV, Parquet or JSON Lines; one row per response with "
+                "prompt_id, response_id and oracle columns; optional prompt, response, "
+                "category, policy) in one validated all-or-nothing transaction. Without --rm, "
+                "every other numeric column becomes an RM (the report says which); --no-rms "
+                "imports none. Baseline scorers (length, random) are added when the file has "
+                "response texts.",
+                ["ingest data/example_benchmark.csv --benchmark example --oracle judge_score",
+                 "ingest pool.jsonl.gz --benchmark alpaca --oracle gpt4_turbo_preference --no-rms"])
+    p.add_argument("file", metavar="FILE", help="the benchmark file")
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    p.add_argument("--oracle", required=True, action="append", metavar="COL",
+                   help="an oracle column (repeatable; the first is the default oracle)")
+    rm = p.add_mutually_exclusive_group()
+    rm.add_argument("--rm", action="append", metavar="COL",
+                    help="an RM score column (repeatable; default: every other numeric column)")
+    rm.add_argument("--no-rms", action="store_true",
+                    help="take no RM from the file (e.g. when it has numeric metadata such as "
+                         "sample_index)")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="do not add the baseline_length and baseline_random scorers")
+    p.add_argument("--description", metavar="TEXT", help="a description of the benchmark")
+    p.add_argument("--replace", action="store_true",
+                   help="replace a benchmark of that name (with all its RMs)")
+
+    p = command("add-scores", cmd_add_scores, "add an RM's scores to a benchmark",
+                "Add one reward model's scores to a benchmark: a file with response_id and "
+                "one score column (optionally prompt_id, which must agree).",
+                ["add-scores data/example_rm_scores.csv --benchmark example --rm my_rm"])
+    p.add_argument("file", metavar="FILE", help="the RM score file")
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    p.add_argument("--rm", required=True, metavar="NAME", help="the RM's name")
+    p.add_argument("--score-column", metavar="COL",
+                   help="the score column (default: the one column besides the ids)")
+    p.add_argument("--description", metavar="TEXT", help="a description of the RM")
+    p.add_argument("--replace", action="store_true", help="replace an RM of that name")
+
+    p = command("list", cmd_list, "list the benchmarks, their oracles and RMs",
+                "List the stored benchmarks with their oracles (the default marked), RMs "
+                "(baselines marked), categories and pool sizes.",
+                ["list", "list --format json"])
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="output format (default: table)")
+
+    p = command("reta", cmd_reta, "RETA curves of RMs",
+                "RETA of the chosen RMs (default: all) at the chosen etas (default: the "
+                "RETA_SPEC §10 grid). Estimators: pool (§3, default), exact at sample size n "
+                "(§4), resample at n (§5; reta is the resampled mean, with its std). n defaults "
+                "to the smallest pool. Prompts that do not count are reported on stderr.",
+                ["reta --benchmark demo --eta 0.05,0.1,0.25",
+                 "reta --benchmark demo --rm strong_rm --ci --format json",
+                 "reta --benchmark demo --estimator exact --n 16 --eta 0.25 --format csv --out r.csv",
+                 "reta --benchmark demo --estimator resample --n 16 --repeats 500 --seed 1"])
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    p.add_argument("--rm", action="append", metavar="NAME", help="an RM (repeatable; default: all)")
+    _oracle_options(p)
+    p.add_argument("--eta", metavar="ETAS",
+                   help="comma-separated etas in (0, 1] (default: the §10 grid)")
+    p.add_argument("--estimator", choices=ESTIMATORS, default="pool",
+                   help="pool (default), exact or resample")
+    p.add_argument("--n", type=int, metavar="N",
+                   help="sample size for exact / resample (default: the smallest pool)")
+    p.add_argument("--ci", action="store_true",
+                   help="add 95 %% bootstrap bands over prompts (ci_low, ci_high)")
+    p.add_argument("--repeats", type=int, metavar="B",
+                   help=f"bootstrap resamples with --ci (default {DEFAULT_BOOTSTRAP}) or "
+                        f"repeats with resample (default {DEFAULT_RESAMPLE_REPEATS})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    fmt_out(p)
+
+    p = command("leaderboard", cmd_leaderboard, "one row per RM: RETA, eta*, BoN, baselines",
+                "Per RM: pairwise accuracy, Spearman, Kendall, BoN@n (n: the smallest pool by "
+                "default), eta* and RETA(eta*), RETA at 0.05, 0.1, 0.25, 0.5; sorted by "
+                "RETA(eta*). Warns on stderr when a real RM does not beat the length baseline.",
+                ["leaderboard --benchmark demo", "leaderboard --benchmark demo --ci --format csv"])
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    _oracle_options(p)
+    p.add_argument("--n", type=int, metavar="N", help="n of BoN@n (default: the smallest pool)")
+    p.add_argument("--ci", action="store_true",
+                   help="add 95 %% bootstrap bands (columns *_low, *_high)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed with --ci (default: 0)")
+    fmt_out(p)
+
+    p = command("export-chart", cmd_export_chart, "write a chart to a file",
+                "Write the dashboard's RETA curves chart (95 %% bands, the perfect ranking, "
+                "eta below 1/min N shaded) to FILE; the format is the extension: .html "
+                "(always), .png/.svg/.pdf (need Chrome or Chromium), .csv (the data behind "
+                "the chart).",
+                ["export-chart --benchmark demo --chart curves --out curves.html",
+                 "export-chart --benchmark demo --chart curves --rm strong_rm --eta 0.1 "
+                 "--out curves.png"])
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    p.add_argument("--chart", required=True, choices=("curves",), help="the chart (curves)")
+    p.add_argument("--rm", action="append", metavar="NAME", help="an RM (repeatable; default: all)")
+    _oracle_options(p)
+    p.add_argument("--estimator", choices=("pool", "exact"), default="pool",
+                   help="pool (default) or exact")
+    p.add_argument("--n", type=int, metavar="N",
+                   help="sample size for exact (default: the smallest pool)")
+    p.add_argument("--eta", metavar="MARKER", help="draw a vertical marker at this eta")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="the file to write: .html, .png, .svg, .pdf or .csv")
+
+    p = command("remove", cmd_remove, "remove a benchmark or one of its RMs",
+                "Remove a benchmark (with everything in it), or with --rm one RM and its "
+                "scores. Asks for confirmation on a terminal; elsewhere --yes is required.",
+                ["remove --benchmark demo --rm random_rm --yes", "remove --benchmark demo"])
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    p.add_argument("--rm", metavar="NAME", help="remove only this RM")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def _oracle_options(p) -> None:
+    p.add_argument("--oracle", metavar="NAME", help="the oracle (default: the benchmark's)")
+    p.add_argument("--category", metavar="NAME", help="only the prompts of this category")
+    p.add_argument("--normalization", choices=NORMALIZATIONS, default="ratio",
+                   help="ratio (default), difference or raw (RETA_SPEC §3)")
+
+
+def _int_at_least(low: int):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= {low}")
+        return value
+    return parse
+
+
+# ------------------------------------------------------------------------ main
+def main(argv=None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit
+    status instead of exiting, so tests can call it in-process."""
+    parser = build_parser()
+    debug = os.environ.get("RETA_DEBUG", "").strip() not in ("", "0")
+    command = None
+    try:
+        args = parser.parse_args(argv)
+        debug = debug or getattr(args, "debug", False)
+        command = args.command
+        if command is None:
+            raise UsageError(f"no command given; see `{PROG} --help`")
+        return args.func(args)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except RetaInputError as exc:
+        note(f"error: {one_line(exc)}")
+        return 2
+    except KeyboardInterrupt:
+        note("error: interrupted")
+        return 130
+    except BrokenPipeError:  # e.g. `... | head`: the reader left, nothing to report
+        try:
+            sys.stdout = io.TextIOWrapper(open(os.devnull, "wb"))
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:  # noqa: BLE001 (the bug boundary)
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        where = f" in {command}" if command else ""
+        note(f"error: unexpected failure{where}: {type(exc).__name__}: {one_line(exc)} "
+             "(please report)")
+        return 1
