@@ -2,9 +2,6 @@
 (computed by the engine at exactly that eta), and a paired comparison of two RMs."""
 from __future__ import annotations
 
-import html
-
-import plotly.graph_objects as go
 import streamlit as st
 
 from pages import common
@@ -72,16 +69,10 @@ if estimator == "exact":
 
 left, right = st.columns([1, 1])
 with left:
+    bon_table = common.bon(view, rms, n) if estimator == "exact" else None
     fig = charts.curves_figure(
         curves, selection.colors, perfect=perfect, min_eta=limit, marker_eta=eta,
-        normalization=selection.normalization)
-    if estimator == "exact":
-        fig.add_trace(go.Scatter(
-            x=[1 / n] * len(values), y=values[f"bon_{n}"], mode="markers", name=f"BoN@{n} (eta = 1/n)",
-            marker=dict(symbol="star", size=13, color=[selection.colors.get(r, "#444") for r in values["rm"]],
-                        line=dict(color="#222222", width=1)),
-            customdata=[html.escape(str(r)) for r in values["rm"]],
-            hovertemplate=f"<b>%{{customdata}}</b><br>BoN@{n}: %{{y:.4f}}<extra></extra>"))
+        normalization=selection.normalization, bon=bon_table)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, title=None), height=600,
                       margin=dict(b=40))
     st.plotly_chart(fig, key="curves_chart")
@@ -106,7 +97,7 @@ with right:
     if estimator == "exact":
         st.caption(f"BoN@{n} is RETA at eta = 1/n = {1 / n:.3g} (k = 1): the stars on the chart.")
     st.caption(common.excluded_summary(excluded))
-common.download_buttons("Curves", curves, fig, key="curves")
+common.download_buttons("Curves", analysis.curves_chart_table(curves, perfect, bon_table), fig, key="curves")
 common.download_buttons("Values at eta", values, key="curves_values")
 
 # --------------------------------------------------------------------- compare two RMs

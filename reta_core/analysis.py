@@ -527,6 +527,24 @@ class CurvesChart:
     min_eta: float
     min_pool_size: int
     n: int | None
+    bon: pd.DataFrame | None = None
+
+    def table(self) -> pd.DataFrame:
+        """The data behind the chart, for its CSV (:func:`curves_chart_table`)."""
+        return curves_chart_table(self.curves, self.perfect, self.bon)
+
+
+def curves_chart_table(curves: pd.DataFrame, perfect: pd.DataFrame,
+                       bon: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every number the curves chart draws, one row each, with a ``series`` column:
+    the RMs' curves, the perfect ranking (RM = oracle) and, for the exact estimator,
+    each RM's BoN@n at ``eta = 1/n`` (``bon``: ``metrics.bon(...).table``)."""
+    parts = [curves.assign(series="RETA curve"),
+             perfect.assign(rm=PERFECT_RM, series="perfect ranking (RM = oracle)")]
+    if bon is not None and len(bon):
+        parts.append(pd.DataFrame({"rm": bon["rm"], "eta": 1.0 / bon["n"], "reta": bon["bon"],
+                                   "n_prompts": bon["n_prompts"], "series": "BoN@n"}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def curves_chart_data(pool: Pool, oracle: str | None = None, rms=None, *, etas=None,
@@ -556,5 +574,6 @@ def curves_chart_data(pool: Pool, oracle: str | None = None, rms=None, *, etas=N
     perfect_pool = pool.with_rms({PERFECT_RM: pool.oracles[oracle]})
     perfect = M.reta_curves(perfect_pool, oracle, [PERFECT_RM], etas=etas, **options).table
     min_eta = 1.0 / n if estimator == "exact" else 1.0 / min_n
+    bon = M.bon(pool, n, rankings=rankings, normalization=normalization).table if estimator == "exact" else None
     return CurvesChart(curves.table, perfect, curves.excluded, min_eta, min_n,
-                       n if estimator == "exact" else None)
+                       n if estimator == "exact" else None, bon)

@@ -172,7 +172,8 @@ def _log2_ticks(values) -> dict:
 # ----------------------------------------------------------------------- RETA curves
 def curves_figure(curves: pd.DataFrame, colors: dict, *, perfect: pd.DataFrame | None = None,
                   min_eta: float | None = None, marker_eta: float | None = None,
-                  normalization: str = "ratio", title: str | None = None) -> go.Figure:
+                  normalization: str = "ratio", title: str | None = None,
+                  bon: pd.DataFrame | None = None) -> go.Figure:
     """RETA curves on a log eta axis (RETA_SPEC §3, bands §6).
 
     ``curves``: ``rm, eta, reta`` and optionally ``ci_low, ci_high``.  Traces, in order:
@@ -180,7 +181,8 @@ def curves_figure(curves: pd.DataFrame, colors: dict, *, perfect: pd.DataFrame |
     the perfect ranking (``perfect``: a curve table of the RM = oracle, dashed black),
     the random ranking (1 for ratio, 0 for difference, none for raw).  Shapes: eta
     below ``min_eta`` (= 1/min N) shaded grey and labelled, and a vertical marker at
-    ``marker_eta``.
+    ``marker_eta``.  ``bon`` (``metrics.bon(...).table``: ``rm, n, bon``): each RM's
+    BoN@n drawn as a star at ``eta = 1/n``, where the exact estimator's curve meets it.
     """
     _require(curves, ["rm", "eta", "reta"], "curves_figure")
     has_ci = {"ci_low", "ci_high"} <= set(curves.columns)
@@ -213,6 +215,17 @@ def curves_figure(curves: pd.DataFrame, colors: dict, *, perfect: pd.DataFrame |
             x=perfect["eta"].to_numpy(dtype=np.float64), y=perfect["reta"].to_numpy(dtype=np.float64),
             mode="lines", name=PERFECT_NAME, line=dict(color="#000000", width=2, dash="dash"),
             hovertemplate=f"<b>{PERFECT_NAME}</b><br>eta: %{{x:.4g}}<br>RETA: %{{y:.4f}}<extra></extra>"))
+    if bon is not None and len(bon):
+        _require(bon, ["rm", "n", "bon"], "curves_figure(bon=...)")
+        n_bon = int(bon["n"].iloc[0])
+        etas.append(np.array([1.0 / n_bon]))
+        fig.add_trace(go.Scatter(
+            x=np.full(len(bon), 1.0 / n_bon), y=bon["bon"].to_numpy(dtype=np.float64), mode="markers",
+            name=f"BoN@{n_bon} (eta = 1/n)",
+            marker=dict(symbol="star", size=13, color=[_color(colors, str(r)) for r in bon["rm"]],
+                        line=dict(color="#222222", width=1)),
+            customdata=[html.escape(str(r)) for r in bon["rm"]],
+            hovertemplate=f"<b>%{{customdata}}</b><br>BoN@{n_bon}: %{{y:.4f}}<extra></extra>"))
     all_eta = np.concatenate(etas)
     all_eta = all_eta[np.isfinite(all_eta) & (all_eta > 0)]
     lo, hi = (float(all_eta.min()), float(all_eta.max())) if all_eta.size else (min_eta or 1e-3, 1.0)

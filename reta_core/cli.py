@@ -160,10 +160,10 @@ def emit(text: str, out: str | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from .export import _write_atomic
+    from .export import write_atomic
 
     path = Path(out).expanduser()
-    _write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, text.encode("utf-8"))
     note(f"wrote {path}")
 
 
@@ -457,13 +457,13 @@ def cmd_export_chart(args) -> int:
     report_excluded(data.excluded)
     path = Path(args.out).expanduser()
     if fmt == "csv":
-        emit(export.table_to_csv_bytes(data.curves).decode("utf-8"), str(path))
+        emit(export.table_to_csv_bytes(data.table()).decode("utf-8"), str(path))
         return 0
     colors = charts.rm_colors([r["name"] for r in info["rms"]])
     estimator = f"exact at n = {data.n}" if args.estimator == "exact" else "pool estimator"
     where = f", category {args.category}" if args.category else ""
     fig = charts.curves_figure(data.curves, colors, perfect=data.perfect, min_eta=data.min_eta,
-                               marker_eta=marker, normalization=args.normalization,
+                               marker_eta=marker, normalization=args.normalization, bon=data.bon,
                                title=f"RETA curves: {args.benchmark}{where} (oracle {oracle}, "
                                      f"{estimator})")
     export.write_figure(fig, path)

@@ -195,7 +195,7 @@ def _umask() -> int:
     return 0o022
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``.
 
     The file gets the permissions a plain ``open(path, "wb")`` would give it (mkstemp's
@@ -224,7 +224,7 @@ def write_figure(fig: go.Figure, path, *, width: int = 1100, height: int | None 
     if ext not in FIGURE_FORMATS:
         raise RetaInputError(f"{path}: unknown extension {path.suffix or '(none)'!r}; supported: "
                              + ", ".join(f".{f}" for f in FIGURE_FORMATS))
-    _write_atomic(path, figure_to_bytes(fig, ext, width=width, height=height, scale=scale))
+    write_atomic(path, figure_to_bytes(fig, ext, width=width, height=height, scale=scale))
     return path
 
 

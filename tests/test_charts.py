@@ -362,3 +362,14 @@ def test_histogram_per_rm(pool, colors):
 def test_charts_does_not_import_streamlit():
     code = "import sys, reta_core.charts, reta_core.export; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_curves_figure_draws_bon_stars_at_one_over_n(pool, colors):
+    curves = metrics.reta_curves(pool, rms=RMS, etas=[0.1, 0.25, 1.0], estimator="exact", n=4).table
+    bon = metrics.bon(pool, 4, rms=RMS).table
+    fig = charts.curves_figure(curves, colors, bon=bon)
+    stars = [t for t in fig.data if t.name == "BoN@4 (eta = 1/n)"]
+    assert len(stars) == 1 and stars[0].marker.symbol == "star"
+    np.testing.assert_allclose(stars[0].x, 0.25)
+    np.testing.assert_allclose(stars[0].y, bon["bon"])
+    assert list(stars[0].marker.color) == [colors[r] for r in bon["rm"]]

@@ -302,12 +302,21 @@ def test_export_chart_html_and_csv(demo_db, demo_pool, tmp_path):
     csv = tmp_path / "curves.csv"
     ok("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart", "curves", "--rm",
        "strong_rm", "--rm", "reward_hacked_rm", "--out", csv)
-    want = analysis.curves_chart_data(demo_pool, rms=["strong_rm", "reward_hacked_rm"]).curves
+    want = analysis.curves_chart_data(demo_pool, rms=["strong_rm", "reward_hacked_rm"]).table()
     got = pd.read_csv(csv)
     assert list(got.columns) == list(want.columns)
     pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-15, rtol=0)
+    # the RMs' rows are the engine's curves; the perfect ranking's rows are there too
+    curves = got[got["series"] == "RETA curve"].drop(columns="series").reset_index(drop=True)
     direct = metrics.reta_curves(demo_pool, rms=["strong_rm", "reward_hacked_rm"], ci=True).table
-    pd.testing.assert_frame_equal(got, direct, check_dtype=False, atol=1e-15, rtol=0)
+    pd.testing.assert_frame_equal(curves, direct, check_dtype=False, atol=1e-15, rtol=0)
+    assert (got.loc[got["series"].str.startswith("perfect"), "rm"] == analysis.PERFECT_RM).all()
+    exact = tmp_path / "exact.csv"
+    ok("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart", "curves", "--rm", "strong_rm",
+       "--estimator", "exact", "--n", "4", "--out", exact)
+    bon_rows = pd.read_csv(exact).query("series == 'BoN@n'")
+    assert bon_rows["eta"].tolist() == [0.25]
+    assert bon_rows["reta"].iloc[0] == pytest.approx(metrics.bon(demo_pool, 4, rms=["strong_rm"]).table["bon"].iloc[0])
 
 
 def test_curves_chart_data_is_what_the_page_draws(demo_pool):
