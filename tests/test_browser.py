@@ -1,0 +1,385 @@
+"""Browser tests: the app served by a real ``streamlit run`` process, driven by Chromium.
+
+AppTest (tests/test_app_*.py) runs the page scripts without a browser; these tests check
+what only a browser sees: the frontend renders every page without an error, the eta
+slider moves the values, downloads arrive, a copied URL reopens the same view, an upload
+through the Data page reaches the other pages, and a deep link into a fresh server shows
+the app's own navigation.
+
+Skipped (with the reason) when the ``playwright`` package or a Chrome/Chromium is
+missing; no browser is ever downloaded.  Screenshots go to ``artifacts/screenshots/``
+(git-ignored).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reta_core.export import find_chrome
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None
+
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+CHROME = find_chrome()
+CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHART = '[data-testid="stPlotlyChart"]'
+TABLE = '[data-testid="stDataFrame"]'
+TABLES = f'[data-testid="stMain"] {TABLE}'
+VIEWPORT = {"width": 1400, "height": 900}
+TIMEOUT_MS = 60_000
+NAVIGATION = ["Leaderboard", "Curves", "Inspector", "Reliability", "Stability", "Data"]
+
+pytestmark = [
+    pytest.mark.skipif(sync_playwright is None, reason="the playwright package is not installed "
+                                                       "(pip install -r requirements-dev.txt)"),
+    pytest.mark.skipif(CHROME is None, reason="no Chrome/Chromium found (e.g. apt-get install chromium, "
+                                              "or set RETA_CHROME=/path/to/chrome)"),
+]
+
+
+# --------------------------------------------------------------------- a served app
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served_app(db_path: Path, startup_s: float = 60):
+    """``streamlit run app.py`` on a free localhost port, serving ``db_path``; yields its
+    base URL once ``/_stcore/health`` answers ok, and kills its process group after."""
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         # other files of the tree may change while the tests run: no watcher, no rerun prompts
+         "--server.fileWatcherType", "none"],
+        cwd=REPO, env={**os.environ, "RETA_DB": str(db_path)}, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+
+    def output() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")[-4000:]
+
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_s
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode} before it was ready:\n{output()}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.read().decode().strip() == "ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer {url}/_stcore/health within {startup_s:.0f} s:\n{output()}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        stop(proc)
+        log.close()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate the server's process group (SIGTERM, then SIGKILL after 10 s)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def build_small_demo(path: Path) -> Path:
+    from reta_core.demo import build_demo
+    from reta_core.store import Store
+
+    build_demo(Store(path), n_prompts=80, n_responses=16)
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    return build_small_demo(tmp_path_factory.mktemp("browser") / "reta.duckdb")
+
+
+@pytest.fixture(scope="module")
+def server(demo_db):
+    with served_app(demo_db) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROME, args=CHROME_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture()
+def context(browser):
+    ctx = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture()
+def page(context):
+    return context.new_page()
+
+
+# --------------------------------------------------------------------- helpers
+def wait_idle(page) -> None:
+    """Wait until the script run is over and no element is stale (left from the last run)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    page.wait_for_function('!document.querySelector(\'[data-stale="true"]\')')
+
+
+def wait_for_page(page, title: str, *selectors: str) -> None:
+    """Wait for the page's title and its ``selectors`` (charts, tables; Streamlit shows a
+    skeleton first), then for the end of the run."""
+    page.get_by_role("heading", name=title, level=1).wait_for()
+    for selector in selectors:
+        page.locator(selector).first.wait_for()
+    wait_idle(page)
+
+
+def open_page(page, url: str, title: str, *selectors: str) -> None:
+    page.goto(url)
+    wait_for_page(page, title, *selectors)
+
+
+def assert_no_error(page) -> None:
+    exceptions = page.locator('[data-testid="stException"]')
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    assert exceptions.count() == 0, exceptions.all_inner_texts()
+    assert errors.count() == 0, errors.all_inner_texts()
+    assert "Traceback" not in page.inner_text("body")
+
+
+def screenshot(page, name: str) -> Path:
+    """A PNG of the whole page.  Streamlit scrolls its main area itself, so the viewport is
+    made as tall as that area for the shot (at most 6000 px) and restored after."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate('document.querySelector(\'[data-testid="stMain"]\')?.scrollHeight || 0')
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(max(height, VIEWPORT["height"]), 6000)})
+    try:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(VIEWPORT)
+    return path
+
+
+def table_rows(page, index: int = 0) -> list[list[str]]:
+    """The header and rows of the page's ``index``-th dataframe, as its cells' texts.
+    Streamlit draws a dataframe on a canvas; its cells are also in an accessible table
+    (filled once the data has arrived), which is what this reads."""
+    page.locator(TABLES).nth(index).wait_for()
+    return page.wait_for_function(
+        """([selector, index]) => {
+            const rows = [...document.querySelectorAll(selector)[index].querySelectorAll('table tr')]
+                .map(tr => [...tr.querySelectorAll('th, td')].map(cell => cell.textContent));
+            return rows.length > 1 ? rows : null;
+        }""", arg=[TABLES, index]).json_value()
+
+
+def as_displayed(rows: list[list[str]]) -> list[list[str]]:
+    """The curves page's values table (rm, rank, reta, band) with RETA as shown: 4 decimals."""
+    return [rows[0]] + [[rm, rank, f"{float(reta):.4f}", *rest] for rm, rank, reta, *rest in rows[1:]]
+
+
+def table_text(page, index: int = 0) -> str:
+    return "\n".join("\t".join(row) for row in table_rows(page, index))
+
+
+def eta_input(page):
+    return page.locator(".st-key-eta input")
+
+
+def nav_labels(page) -> list[str]:
+    """The sidebar's navigation links, without their icons' ligature text."""
+    return [text.strip().splitlines()[-1].strip()
+            for text in page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]').all_inner_texts()]
+
+
+def click_nav(page, label: str, title: str, *selectors: str) -> None:
+    """Switch page through the sidebar (the same session, as a user does)."""
+    page.locator('[data-testid="stSidebarNavLink"]').filter(has=page.get_by_text(label, exact=True)).click()
+    wait_for_page(page, title, *selectors)
+
+
+def download(page, button) -> bytes:
+    with page.expect_download() as info:
+        button.click()
+    return Path(info.value.path()).read_bytes()
+
+
+# --------------------------------------------------------------------- tests
+PAGES = [
+    ("", "Leaderboard", [TABLE]),
+    ("curves", "RETA curves", [CHART, TABLE]),
+    ("inspector", "Inspector", [CHART, TABLE]),
+    ("reliability", "Reliability", [CHART, TABLE]),
+    ("stability", "Stability", ['.st-key-stab_run button']),
+    ("data", "Data", [CHART, TABLE]),
+]
+
+
+@pytest.mark.parametrize("path, title, selectors", PAGES, ids=[p[1].split()[-1].lower() for p in PAGES])
+def test_page_renders_without_error(server, page, path, title, selectors):
+    open_page(page, f"{server}/{path}", title, *selectors)
+    assert_no_error(page)
+    assert nav_labels(page) == NAVIGATION
+    if TABLE in selectors:
+        assert len(table_rows(page)) > 1  # the first table's data has arrived and is drawn
+    screenshot(page, f"page_{path or 'leaderboard'}")
+
+
+def test_curves_eta_slider_downloads_and_url(server, page, context):
+    open_page(page, f"{server}/curves", "RETA curves", CHART, TABLE)
+    before = table_text(page)
+    assert "strong_rm" in before and "At eta = 0.1" in page.inner_text("body")
+    assert float(eta_input(page).input_value()) == pytest.approx(0.1)
+
+    # keyboard on the slider's thumb: each step is one point of the curves' grid
+    thumb = page.locator(".st-key-_eta_slider").get_by_role("slider")
+    thumb.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"before => document.querySelector({TABLES!r}).textContent !== before", arg=before)
+    wait_idle(page)
+    assert_no_error(page)
+    eta = float(eta_input(page).input_value())
+    assert eta > 0.1
+    after = table_text(page)
+    assert after != before and "strong_rm" in after
+    heading = re.search(r"At eta = ([0-9.e-]+)", page.inner_text("body")).group(1)
+    assert heading == f"{eta:.3g}"  # the values shown are those at the new eta
+    screenshot(page, "curves_after_eta_move")
+
+    # downloads: the chart as HTML, the curves' data as CSV
+    buttons = page.locator('[data-testid="stDownloadButton"]')
+    html = download(page, page.locator(".st-key-html_curves").get_by_role("button")).decode()
+    assert "plotly" in html.lower() and "strong_rm" in html
+    rows = list(csv.reader(io.StringIO(download(page, buttons.filter(has_text="Curves CSV").get_by_role("button"))
+                                       .decode())))
+    assert {"rm", "eta", "reta"} <= set(rows[0]) and len(rows) > 10
+    assert_no_error(page)
+
+    # the URL holds the view: a new page opened on it shows the same eta and values
+    url = page.url
+    assert re.search(r"[?&]eta=", url), url
+    again = context.new_page()
+    open_page(again, url, "RETA curves", CHART, TABLE)
+    assert_no_error(again)
+    assert float(eta_input(again).input_value()) == pytest.approx(eta, rel=1e-4)
+    assert f"At eta = {heading}" in again.inner_text("body")
+    # the URL keeps eta to 6 significant digits: the same values as displayed (RETA: 4 decimals)
+    assert as_displayed(table_rows(again)) == as_displayed(table_rows(page))
+
+
+def test_stability_study_runs_to_the_end(server, page):
+    open_page(page, f"{server}/stability", "Stability", ".st-key-stab_run button")
+    repeats = page.locator(".st-key-stab_repeats input")
+    repeats.fill("20")
+    repeats.press("Enter")
+    page.get_by_text("× B = 20 resamples").wait_for()
+    wait_idle(page)
+    page.locator(".st-key-stab_run button").click()
+    page.get_by_role("heading", name="Reading").wait_for()
+    page.locator(f".st-key-stab_spread_chart {CHART}").wait_for()
+    page.locator(f".st-key-stab_convergence_chart {CHART}").wait_for()
+    wait_idle(page)
+    assert_no_error(page)
+    reading = page.locator('[data-testid="stAlertContentInfo"]').first.inner_text()
+    assert "RETA@0.1" in reading and "BoN@n" in reading
+    assert "strong_rm" in table_text(page)
+    screenshot(page, "stability_after_run")
+
+
+def test_uploaded_rm_reaches_leaderboard_and_curves(server, page, demo_db, tmp_path):
+    from reta_core.store import Store
+
+    pool = Store(demo_db).load_pool("demo")
+    rng = np.random.default_rng(5)
+    oracle = pool.oracles["judge_score"]
+    scores = np.where(rng.random(pool.n_responses) < 0.9, oracle + rng.normal(scale=2.0, size=oracle.size), np.nan)
+    file = tmp_path / "browser_rm.csv"
+    with file.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["response_id", "score"])
+        writer.writerows((rid, "" if np.isnan(s) else f"{s:.6f}") for rid, s in zip(pool.response_ids, scores))
+
+    open_page(page, f"{server}/data", "Data", TABLE)
+    page.get_by_role("tab", name="Add an RM").click()
+    uploader = page.locator('[data-testid="stFileUploader"]', has_text="RM score file")
+    uploader.locator('input[type="file"]').set_input_files(str(file))
+    page.get_by_text("Check passed").wait_for()
+    wait_idle(page)
+    assert_no_error(page)
+    assert page.get_by_role("textbox", name="RM name").input_value() == "browser_rm"
+    page.get_by_role("button", name="Confirm import").click()
+    page.locator('[data-testid="stAlertContentSuccess"]').first.wait_for()
+    wait_idle(page)
+    assert_no_error(page)
+    assert "browser_rm" in page.locator('[data-testid="stAlertContentSuccess"]').first.inner_text()
+    assert "browser_rm" in [rm["name"] for rm in Store(demo_db).benchmark_info("demo")["rms"]]
+
+    click_nav(page, "Leaderboard", "Leaderboard", TABLE)
+    assert_no_error(page)
+    assert "browser_rm" in table_text(page)
+
+    click_nav(page, "Curves", "RETA curves", CHART, TABLE)
+    assert_no_error(page)
+    assert "browser_rm" in table_text(page)
+    legend = page.locator(".st-key-curves_chart .legend").first.text_content()
+    assert "browser_rm" in legend
+    screenshot(page, "curves_with_uploaded_rm")
+
+
+def test_deep_link_into_a_fresh_server(demo_db, page):
+    """The first request a server ever gets is a deep link to /curves: the sidebar must
+    show the app's navigation (st.navigation), not the pages folder's scripts."""
+    with served_app(demo_db) as url:
+        open_page(page, f"{url}/curves", "RETA curves", CHART, TABLE)
+        assert_no_error(page)
+        labels = nav_labels(page)
+        assert labels == NAVIGATION
+        assert not any("common" in label.lower() for label in labels)
+        screenshot(page, "deep_link_curves")
+        click_nav(page, "Leaderboard", "Leaderboard", TABLE)  # and that navigation works
+        assert_no_error(page)
+        assert "strong_rm" in table_text(page)
