@@ -290,7 +290,8 @@ def state_to_url() -> None:
 
 
 def _format(value) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+    # repr: the shortest text that reads back as the same float, so a link reproduces eta exactly
+    return repr(float(value)) if isinstance(value, float) else str(value)
 
 
 def page_params(**overrides) -> dict:

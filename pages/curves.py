@@ -61,7 +61,9 @@ if eta < limit - 1e-12:
                 icon=":material/info:")
 
 # --------------------------------------------------------------------- curves and values
-at_eta, _ = common.curves(view, rms, estimator, n, etas=(eta,))
+at_eta = analysis.curve_rows_at(curves, eta)  # a move along the grid: the cached curves hold it
+if at_eta is None:
+    at_eta, _ = common.curves(view, rms, estimator, n, etas=(eta,))
 values = analysis.rank_at_eta(at_eta)
 if estimator == "exact":
     bon = common.bon(view, rms, n).set_index("rm")["bon"]

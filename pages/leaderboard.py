@@ -20,14 +20,14 @@ with st.spinner("Computing the leaderboard…"):
 info = selection.info
 pool = selection.pool
 sizes = pool.pool_sizes
-figures = st.columns(5)
+figures = st.columns(4)
 figures[0].metric("Prompts", f"{pool.n_prompts:,}")
 figures[1].metric("Responses per prompt",
                   f"{sizes.min()}" if sizes.min() == sizes.max() else f"{sizes.min()}–{sizes.max()}")
-figures[2].metric("Oracle", selection.oracle)
-figures[3].metric("RMs", f"{len(selection.rms)}")
+figures[2].metric("RMs", f"{len(selection.rms)}", help=f"Judged by the oracle {selection.oracle}.")
 n_excluded = int(excluded.groupby("reason")["n_prompts"].max().sum()) if len(excluded) else 0
-figures[4].metric("Prompts that do not count", f"{n_excluded:,}", help=common.excluded_summary(excluded))
+figures[3].metric("Excluded prompts", f"{n_excluded:,}",
+                  help="Prompts that do not count for at least one RM. " + common.excluded_summary(excluded))
 if n_excluded:
     st.caption(common.excluded_summary(excluded))
 

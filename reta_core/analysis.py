@@ -306,6 +306,17 @@ def prompt_responses(pool: Pool, ranking: Ranking, prompt_index: int, eta: float
 
 
 # --------------------------------------------------------------------- curves page
+def curve_rows_at(curves: pd.DataFrame, eta: float) -> pd.DataFrame | None:
+    """The rows of a :func:`metrics.reta_curves` table at exactly ``eta``, or None when
+    ``eta`` is not on its grid.  Bands come from the shared bootstrap draw
+    (:func:`metrics.bootstrap_counts`), so these rows equal a fresh computation at
+    ``eta`` alone: a page can answer a move along its grid without recomputing."""
+    rows = curves[curves["eta"].to_numpy() == float(eta)]
+    if rows.empty or rows["rm"].nunique() != curves["rm"].nunique():
+        return None
+    return rows.reset_index(drop=True)
+
+
 def rank_at_eta(table: pd.DataFrame) -> pd.DataFrame:
     """A one-eta curves table (``rm, reta, ...``) with ``rank``: 1 for the highest RETA,
     tied RMs share the better rank, RMs without a value (NaN) get no rank."""

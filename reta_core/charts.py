@@ -144,13 +144,20 @@ def _reference_line(x0: float, x1: float, level: float, name: str) -> go.Scatter
                       hovertemplate=f"{html.escape(name)}: {level:g}<extra></extra>")
 
 
-def _vertical_marker(fig: go.Figure, x: float, text: str, color: str = "#444444") -> None:
+def _vertical_marker(fig: go.Figure, x: float, text: str, color: str = "#444444",
+                     span: tuple[float, float] | None = None, log: bool = True) -> None:
     """A vertical dash-dot line at ``x`` (data units, works on log axes) with its label
-    just above the plot area."""
+    just above the plot area.  With the axis ``span`` known, a label near either edge
+    is anchored inwards so it is not clipped."""
+    anchor = "center"
+    if span is not None and span[1] > span[0] and (not log or span[0] > 0):
+        lo, hi, at = (np.log10([span[0], span[1], max(x, 1e-300)]) if log else (span[0], span[1], x))
+        frac = (at - lo) / (hi - lo)
+        anchor = "left" if frac < 0.12 else "right" if frac > 0.88 else "center"
     fig.add_shape(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
                   line=dict(color=color, width=1.5, dash="dashdot"),
                   label=dict(text=text, textposition="end", textangle=0, yanchor="bottom",
-                             padding=4, font=dict(size=12, color=color)))
+                             xanchor=anchor, padding=4, font=dict(size=12, color=color)))
 
 
 def _log_eta_ticks(lo: float, hi: float) -> dict:
@@ -242,7 +249,7 @@ def curves_figure(curves: pd.DataFrame, colors: dict, *, perfect: pd.DataFrame |
                            y=1, xanchor="left", yanchor="bottom", showarrow=False,
                            font=dict(size=12, color="#555555"))
     if marker_eta is not None:
-        _vertical_marker(fig, float(marker_eta), f"eta = {marker_eta:.3g}")
+        _vertical_marker(fig, float(marker_eta), f"eta = {marker_eta:.3g}", span=(lo, hi))
     _style(fig, title=title, x_title=ETA_AXIS, y_title=RETA_AXIS.get(normalization, "RETA"),
            height=520, legend_title="reward model", top_labels=shaded or marker_eta is not None)
     fig.update_xaxes(**_log_eta_ticks(lo, hi))
@@ -313,7 +320,8 @@ def difference_figure(comparison: pd.DataFrame, *, marker_eta: float | None = No
                       line=dict(width=0), layer="below",
                       fillcolor="rgba(31, 119, 180, 0.10)" if better_a else "rgba(255, 127, 14, 0.12)")
     if marker_eta is not None:
-        _vertical_marker(fig, float(marker_eta), f"eta = {marker_eta:.3g}")
+        _vertical_marker(fig, float(marker_eta), f"eta = {marker_eta:.3g}",
+                         span=(float(eta.min()), float(eta.max())))
     _style(fig, title=title if title is not None else f"{rm_a} vs {rm_b}: paired RETA difference",
            x_title=ETA_AXIS, y_title=f"RETA difference ({rm_a} − {rm_b})", height=480,
            top_labels=marker_eta is not None)
@@ -515,7 +523,10 @@ def inspector_scatter(responses: pd.DataFrame, color: str, *, cut_score: float |
             hovertemplate=("<b>%{customdata}</b><br>RM score: %{x:.4g}<br>oracle score: %{y:.4g}"
                            "<br>%{hovertext}<extra></extra>")))
     if cut_score is not None:
-        _vertical_marker(fig, float(cut_score), "top-eta cut", color="#B22222")
+        scores = responses["rm_score"].to_numpy(np.float64)
+        scores = scores[np.isfinite(scores)]
+        span = (float(scores.min()), float(scores.max())) if scores.size else None
+        _vertical_marker(fig, float(cut_score), "top-eta cut", color="#B22222", span=span, log=False)
     _style(fig, title=title, x_title="RM score", y_title="oracle score", height=480,
            top_labels=cut_score is not None)
     fig.update_layout(clickmode="event+select", dragmode="select")

@@ -10,6 +10,7 @@ the same.
 """
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass, field
 
@@ -271,14 +272,54 @@ def resample_top_k_means(ranking: Ranking, n: int, ks, repeats: int, seed: int =
 
 
 # --------------------------------------------------------------------- bootstrap (§6)
+def bootstrap_counts(n: int, n_boot: int, seed: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Rows ``start:stop`` of the bootstrap count matrix: entry ``[b, q]`` is how often
+    prompt ``q`` is drawn in resample ``b`` (``n`` draws with replacement each).
+
+    The matrix depends only on ``(n, n_boot, seed)``, never on the values resampled, so
+    every RM and every eta share one draw: bands of one eta equal the same eta's column
+    of a whole-grid band, and a paired comparison resamples both RMs alike.  Rows are
+    drawn in fixed chunks of 100 so any slice is reproducible on its own.
+    """
+    stop = n_boot if stop is None else stop
+    if stop - start == n_boot and n_boot * n <= _COUNTS_CACHE_CELLS:
+        return _cached_counts(n, n_boot, seed)
+    return _draw_counts(n, n_boot, seed, start, stop)
+
+
+_COUNTS_CACHE_CELLS = 20_000_000  # cache whole matrices up to 80 MB (int32)
+_COUNT_CHUNK = 100
+
+
+def _draw_counts(n: int, n_boot: int, seed: int, start: int, stop: int) -> np.ndarray:
+    out = np.empty((stop - start, n), dtype=np.int32)
+    first = start // _COUNT_CHUNK
+    for chunk in range(first, (stop - 1) // _COUNT_CHUNK + 1 if stop > start else first):
+        lo, hi = chunk * _COUNT_CHUNK, min((chunk + 1) * _COUNT_CHUNK, n_boot)
+        rng = np.random.default_rng([int(seed), chunk])
+        size = hi - lo
+        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n)
+        a, b = max(lo, start), min(hi, stop)
+        out[a - start:b - start] = counts[a - lo:b - lo]
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
+    counts = _draw_counts(n, n_boot, seed, 0, n_boot)
+    counts.setflags(write=False)
+    return counts
+
+
 def bootstrap_over_prompts(per_prompt: np.ndarray, n_boot: int = 1000, seed: int = 0,
-                           level: float = 0.95, chunk: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                           level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """§6: bootstrap the mean over prompts, resampling counted prompts with replacement.
 
     ``per_prompt`` is ``(P, E)``; rows with any NaN are not counted.  Returns the
     bootstrap means ``(n_boot, E)`` and the percentile interval ``(low, high)`` at
-    ``level``.  The resample is drawn as a count matrix so that every bootstrap mean is
-    one matrix product.
+    ``level``.  Each bootstrap mean is a row of ``counts @ values / n`` with the shared
+    count matrix of :func:`bootstrap_counts`.
     """
     values = np.asarray(per_prompt, dtype=np.float64)
     if values.ndim == 1:
@@ -287,13 +328,16 @@ def bootstrap_over_prompts(per_prompt: np.ndarray, n_boot: int = 1000, seed: int
     n = values.shape[0]
     if n == 0:
         raise RetaInputError("no prompt counts, so there is nothing to bootstrap")
-    rng = np.random.default_rng(seed)
+    if int(n_boot) != n_boot or n_boot < 1:
+        raise RetaInputError(f"the number of bootstrap resamples must be a whole number >= 1, got {n_boot!r}")
+    n_boot = int(n_boot)
     means = np.empty((n_boot, values.shape[1]))
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
-        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
-        counts = np.bincount(draws.ravel(), minlength=size * n).reshape(size, n)
-        means[start:start + size] = counts @ values / n
+    whole = n_boot * n <= _COUNTS_CACHE_CELLS
+    step = n_boot if whole else _COUNT_CHUNK
+    for start in range(0, n_boot, step):
+        stop = min(start + step, n_boot)
+        counts = bootstrap_counts(n, n_boot, seed) if whole else bootstrap_counts(n, n_boot, seed, start, stop)
+        means[start:stop] = counts @ values / n
     alpha = (1 - level) / 2
     low, high = np.quantile(means, [alpha, 1 - alpha], axis=0)
     return means, low, high

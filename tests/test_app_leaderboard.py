@@ -40,7 +40,7 @@ def test_leaderboard_renders_engine_numbers(demo_db):
     no_errors(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Prompts"] == "60" and metrics["Responses per prompt"] == "16"
-    assert metrics["Prompts that do not count"] == "0"
+    assert metrics["Excluded prompts"] == "0" and metrics["RMs"] == "8"
     shown = at.dataframe[0].value.set_index("rm")
     pool = Store(demo_db).load_pool("demo")
     expected = analysis.leaderboard(pool, "judge_score").table.set_index("rm")

@@ -373,3 +373,12 @@ def test_curves_figure_draws_bon_stars_at_one_over_n(pool, colors):
     np.testing.assert_allclose(stars[0].x, 0.25)
     np.testing.assert_allclose(stars[0].y, bon["bon"])
     assert list(stars[0].marker.color) == [colors[r] for r in bon["rm"]]
+
+
+def test_marker_label_near_an_edge_is_anchored_inwards(pool, colors):
+    curves = metrics.reta_curves(pool, rms=RMS, etas=[0.01, 0.1, 1.0]).table
+    near_left = charts.curves_figure(curves, colors, marker_eta=0.011)
+    middle = charts.curves_figure(curves, colors, marker_eta=0.1)
+    near_right = charts.curves_figure(curves, colors, marker_eta=0.95)
+    label = lambda fig: [sh for sh in fig.layout.shapes if sh.type == "line"][-1].label.xanchor  # noqa: E731
+    assert (label(near_left), label(middle), label(near_right)) == ("left", "center", "right")

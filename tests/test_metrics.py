@@ -301,6 +301,17 @@ def test_bootstrap_band_and_determinism():
     np.testing.assert_array_equal(means_nan, means)
 
 
+def test_bootstrap_draw_is_shared_across_etas_and_slices():
+    values = np.random.default_rng(2).normal(1, 0.2, size=(300, 4))
+    _, low, high = M.bootstrap_over_prompts(values, n_boot=500, seed=3)
+    _, low1, high1 = M.bootstrap_over_prompts(values[:, 2], n_boot=500, seed=3)
+    assert low1[0] == pytest.approx(low[2], abs=1e-14) and high1[0] == pytest.approx(high[2], abs=1e-14)
+    whole = M.bootstrap_counts(300, 500, 3)
+    np.testing.assert_array_equal(M.bootstrap_counts(300, 500, 3, 150, 420), whole[150:420])
+    assert (whole.sum(axis=1) == 300).all()
+    assert not np.array_equal(M.bootstrap_counts(300, 500, 4), whole)
+
+
 def test_compare_rms_paired():
     rng = np.random.default_rng(1)
     pool = random_pool(rng, n_prompts=200, sizes=(8, 8), ties=False, n_rms=0)
