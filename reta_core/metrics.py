@@ -449,15 +449,18 @@ def pair_statistics(bucket) -> dict:
     width = valid.shape[1]
     oracle_rank = _dense_ranks(bucket.oracle, valid)
     block = np.where(valid, bucket.block, width)
-    inv = []
-    for direction in (1, -1):
-        key = block * (2 * width + 2) + direction * oracle_rank + width
-        order = np.argsort(np.where(valid, key, np.iinfo(np.int64).max), axis=1)
-        inv.append(count_inversions(np.take_along_axis(oracle_rank, order, axis=1)))
-    inv_asc, inv_desc = inv
+    tied_rm = _tied_pairs(block, valid)
+    if not tied_rm.any():  # no RM ties (continuous scores): both orders are the RM order
+        inv_asc = inv_desc = count_inversions(oracle_rank)
+    else:
+        inv = []
+        for direction in (1, -1):
+            key = block * (2 * width + 2) + direction * oracle_rank + width
+            order = np.argsort(np.where(valid, key, np.iinfo(np.int64).max), axis=1)
+            inv.append(count_inversions(np.take_along_axis(oracle_rank, order, axis=1)))
+        inv_asc, inv_desc = inv
     n = bucket.n
     n0 = n * (n - 1) // 2
-    tied_rm = _tied_pairs(block, valid)
     tied_oracle = _tied_pairs(oracle_rank, valid)
     return {"n0": n0, "tied_rm": tied_rm, "tied_oracle": tied_oracle,
             "concordant_minus_discordant": inv_asc + inv_desc - n0 + tied_oracle,

@@ -336,10 +336,11 @@ def test_count_inversions_matches_brute_force():
         assert M.count_inversions(values).tolist() == expected
 
 
+@pytest.mark.parametrize("ties", [True, False])
 @pytest.mark.parametrize("seed", range(4))
-def test_baselines_match_scipy(seed):
+def test_baselines_match_scipy(seed, ties):
     rng = np.random.default_rng(seed)
-    pool = random_pool(rng, n_prompts=25, sizes=(1, 40), n_rms=1, nan_rate=0.05)
+    pool = random_pool(rng, n_prompts=25, sizes=(1, 40), n_rms=1, nan_rate=0.05, ties=ties)
     table = M.baselines(pool, "j").table.iloc[0]
     accs, rhos, taus = [], [], []
     for y, j in per_prompt_lists(pool, "rm0"):
