@@ -307,10 +307,28 @@ def page_params(**overrides) -> dict:
 
 # --------------------------------------------------------------------- cached tables
 @st.cache_data(show_spinner=False, max_entries=32)
+def _leaderboards(view: View, rms: tuple, _board=None):
+    """A cache used as a store (as for the stability study): the leaderboard kept for
+    these inputs; stores ``_board`` on a miss, or raises :class:`_NotComputed`."""
+    if _board is None:
+        raise _NotComputed
+    return _board
+
+
 def leaderboard(view: View, rms: tuple):
+    """``(table, curves, excluded, n, min_pool_size)`` of ``analysis.leaderboard``; the
+    first time for these inputs with a progress bar (one step per RM)."""
+    try:
+        return _leaderboards(view, tuple(rms))
+    except _NotComputed:
+        pass
+    bar = st.progress(0.0, text="Computing the leaderboard…")
     board = analysis.leaderboard(view.pool(), view.oracle, list(rms), normalization=view.normalization,
-                                 rankings=view.rankings(rms))
-    return board.table, board.curves, board.excluded, board.n, board.min_pool_size
+                                 rankings=view.rankings(rms),
+                                 progress=progress_callback(bar, "Computing the leaderboard, RMs done"))
+    bar.empty()
+    return _leaderboards(view, tuple(rms), _board=(board.table, board.curves, board.excluded, board.n,
+                                                   board.min_pool_size))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

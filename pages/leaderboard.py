@@ -14,8 +14,7 @@ st.caption(f"Benchmark **{selection.benchmark}** · oracle **{selection.oracle}*
            + (f" · category **{selection.category}**" if selection.category else ""))
 common.require_rms(selection)
 
-with st.spinner("Computing the leaderboard…"):
-    table, curves, excluded, n, min_pool = common.leaderboard(selection.view, tuple(selection.rms))
+table, curves, excluded, n, min_pool = common.leaderboard(selection.view, tuple(selection.rms))
 
 info = selection.info
 pool = selection.pool

@@ -61,28 +61,34 @@ class Leaderboard:
 
 def leaderboard(pool: Pool, oracle: str | None = None, rms=None, *, n: int | None = None,
                 normalization: str = "ratio", ci: bool = True, n_boot: int = 1000, seed: int = 0,
-                rankings: dict | None = None) -> Leaderboard:
+                rankings: dict | None = None, progress=None) -> Leaderboard:
     """One row per RM: RETA at 0.05, 0.1, 0.25, 0.5 (with 95 % bootstrap bands when
     ``ci``), eta* and RETA(eta*) with its gain (§7), BoN@n (§4; ``n`` defaults to the
     smallest pool), pairwise accuracy, Spearman and Kendall (§9).  Sorted by RETA(eta*).
+    ``progress(done, total)`` is called after each RM.
     """
     rankings = rankings or M.rank_all(pool, oracle, rms)
     min_n = M.min_pool_size(rankings, normalization)
     if min_n < 2:
         raise RetaInputError("no prompt counts for any RM (see the excluded prompts)")
-    n = min_n if n is None else M.check_n(n)
+    # n larger than every pool is an error; an RM whose own pools are all smaller gets no BoN
+    n = min_n if n is None else M.check_n(n, max(rankings.values(), key=lambda r: r.n_counted.max()))
     grid = np.unique(np.concatenate([M.default_eta_grid(min_n), LEADERBOARD_ETAS]))
     curves = M.reta_curves(pool, rankings=rankings, etas=grid, normalization=normalization)
-    bon = M.bon(pool, n, rankings=rankings, normalization=normalization).table.set_index("rm")
-    base = M.baselines(pool, rankings=rankings).table.set_index("rm")
     rows = []
-    for rm, ranking in rankings.items():
+    for done, (rm, ranking) in enumerate(rankings.items(), 1):
         group = curves.table[curves.table["rm"] == rm]
         elig = M.eligibility(ranking, normalization)
         row = {"rm": rm, "is_baseline": is_baseline(rm)}
-        if elig.n_prompts == 0:
+        if elig.n_prompts == 0:  # listed, with nothing to show: its exclusions say why
             rows.append({**row, "n_prompts": 0})
+            if progress is not None:
+                progress(done, len(rankings))
             continue
+        one = {rm: ranking}
+        bon = (M.bon(pool, n, rankings=one, normalization=normalization).table.set_index("rm")
+               if n <= ranking.n_counted.max() else pd.DataFrame({"bon": [np.nan]}, index=[rm]))
+        base = M.baselines(pool, rankings=one).table.set_index("rm")
         best = M.optimal_eta(grid, group["reta"].to_numpy(), elig.min_pool_size)
         at = [int(np.searchsorted(grid, e)) for e in LEADERBOARD_ETAS]
         star = int(np.searchsorted(grid, best["eta_star"]))
@@ -102,6 +108,8 @@ def leaderboard(pool: Pool, oracle: str | None = None, rms=None, *, n: int | Non
             row[col] = float(base.loc[rm, col])
         row["n_prompts"] = elig.n_prompts
         rows.append(row)
+        if progress is not None:
+            progress(done, len(rankings))
     table = pd.DataFrame(rows)
     if "reta_at_eta_star" in table:
         table = table.sort_values("reta_at_eta_star", ascending=False, kind="stable")

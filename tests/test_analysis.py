@@ -123,3 +123,15 @@ def test_prompt_table_with_second_rm():
     assert table["top_overlap"].tolist() == [0.0, 1.0]
     assert table["reta"].tolist() == [pytest.approx(3.5 / 2.5), pytest.approx(3.5 / 2.5)]
     assert table["reta_gap"].tolist()[0] == pytest.approx((3.5 - 1.5) / 2.5)
+
+
+def test_leaderboard_progress_and_an_rm_that_scores_nothing(demo_pool):
+    empty = demo_pool.with_rms({"unscored_rm": np.full(demo_pool.n_responses, np.nan)})
+    ticks = []
+    board = A.leaderboard(empty, rms=["strong_rm", "unscored_rm", "random_rm"], n_boot=100,
+                          progress=lambda done, total: ticks.append((done, total)))
+    assert ticks == [(1, 3), (2, 3), (3, 3)]
+    table = board.table.set_index("rm")
+    assert table.loc["unscored_rm", "n_prompts"] == 0 and np.isnan(table.loc["unscored_rm", "reta_0.1"])
+    assert table.loc["strong_rm", "n_prompts"] == 120
+    assert set(board.excluded.loc[board.excluded["rm"] == "unscored_rm", "reason"]) == {M.REASON_FEW}
