@@ -191,15 +191,31 @@ def current() -> Selection:
 
 
 def _valid(key: str, options: list, default):
-    """Reset a widget's state when the URL or an old session holds a value no longer offered."""
+    """Reset a widget's state when the URL or an old session holds a value no longer
+    offered.  A value that came from the URL in this run is reported, not dropped silently."""
     value = st.session_state.get(key)
     if isinstance(default, list):
         kept = [v for v in (value or []) if v in options]
         st.session_state[key] = kept if kept or value is None else default
         if value is None:
             st.session_state[key] = default
-    elif value not in options:
-        st.session_state[key] = default
+        dropped = [v for v in (value or []) if v not in options]
+    else:
+        dropped = [] if value in options else [value]
+        if dropped:
+            st.session_state[key] = default
+    if dropped and key in st.session_state.get("_from_url", ()):
+        st.session_state.setdefault("_url_notes", []).append(
+            f"The link's {URL_LABELS.get(key, key)} {', '.join(map(repr, dropped))} "
+            f"{'is' if len(dropped) == 1 else 'are'} not in this database; showing "
+            f"{st.session_state[key] if not isinstance(default, list) else 'the others'} instead.")
+
+
+URL_LABELS = {"bench": "benchmark", "oracle": "oracle", "rm": "RM", "cat": "category", "norm": "normalisation"}
+
+
+def _select_all_rms(all_rms: list[str]) -> None:
+    st.session_state["rm"] = list(all_rms)
 
 
 def sidebar() -> Selection:
@@ -219,9 +235,15 @@ def sidebar() -> Selection:
     oracle = sb.selectbox("Oracle", oracles, key="oracle",
                           help="The reference score (e.g. a GPT-4 rating) the RM's choices are judged by.")
     all_rms = [r["name"] for r in info["rms"]]
+    if st.session_state.get("_rm_bench") not in (None, benchmark):
+        st.session_state["rm"] = list(all_rms)  # another benchmark: start from all of its RMs
     _valid("rm", all_rms, all_rms)
+    st.session_state["_rm_bench"] = benchmark
     rms = sb.multiselect("Reward models", all_rms, key="rm",
                          help="Baselines (baseline_length, baseline_random) are computed from the pool itself.")
+    if len(rms) < len(all_rms):
+        sb.button(f"Show all {len(all_rms)} RMs", on_click=_select_all_rms, args=(all_rms,), key="all_rms",
+                  icon=":material/select_all:")
     categories = [ALL_CATEGORIES] + list(info["categories"])
     _valid("cat", categories, ALL_CATEGORIES)
     category = sb.selectbox("Category", categories, key="cat", disabled=len(categories) == 1)
@@ -230,6 +252,8 @@ def sidebar() -> Selection:
                                  format_func=NORMALIZATION_LABELS.get,
                                  help="ratio: T/mu (the paper's RETA); difference: T - mu; raw: T.")
     sb.caption(f"Database: `{path}`")
+    for note in st.session_state.pop("_url_notes", []):
+        st.warning(note, icon=":material/link_off:")
     view = View(path, stamp, benchmark, oracle, None if category == ALL_CATEGORIES else category,
                 normalization)
     selection = Selection(view, info, list(rms), all_rms, charts.rm_colors(all_rms))
@@ -252,8 +276,12 @@ def url_to_state() -> None:
     """When the URL changed since we last wrote it (a pasted link, a page link with
     parameters), its values win over the session's."""
     snapshot = _url_snapshot()
+    st.session_state["_from_url"] = ()
     if snapshot == st.session_state.get("_url_written"):
         return
+    st.session_state["_from_url"] = tuple(snapshot)
+    if "rm" in snapshot:  # the link's RMs belong to the link's benchmark
+        st.session_state["_rm_bench"] = snapshot.get("bench", (None,))[0]
     for key, values in snapshot.items():
         if URL_KEYS[key]:
             st.session_state[key] = list(values)
@@ -498,8 +526,10 @@ def clean_eta(default: float = 0.1, key: str = "eta") -> str | None:
         return f"eta = {raw!s} is not a number; showing eta = {fmt_eta(default)}."
     clamped = float(min(max(value, ETA_FLOOR), 1.0))
     st.session_state[key] = clamped
-    if clamped != value:
+    if value > 1 or value <= 0:
         return f"eta must lie in (0, 1]; {value:g} was changed to {fmt_eta(clamped)}."
+    if clamped != value:
+        return f"eta = {value:g} is below the smallest eta shown ({fmt_eta(ETA_FLOOR)}); using {fmt_eta(clamped)}."
     return None
 
 

@@ -72,7 +72,7 @@ def leaderboard(pool: Pool, oracle: str | None = None, rms=None, *, n: int | Non
     if min_n < 2:
         raise RetaInputError("no prompt counts for any RM (see the excluded prompts)")
     # n larger than every pool is an error; an RM whose own pools are all smaller gets no BoN
-    n = min_n if n is None else M.check_n(n, max(rankings.values(), key=lambda r: r.n_counted.max()))
+    n = min_n if n is None else M.check_n_fits(M.check_n(n), rankings)
     grid = np.unique(np.concatenate([M.default_eta_grid(min_n), LEADERBOARD_ETAS]))
     curves = M.reta_curves(pool, rankings=rankings, etas=grid, normalization=normalization)
     rows = []

@@ -210,7 +210,7 @@ def exact_reta_per_prompt(ranking: Ranking, etas, n: int, normalization: str = "
     mean ``mu_q``; ``(P, E)`` and the :class:`Eligibility` (pools smaller than ``n`` are
     excluded)."""
     etas = check_etas(etas)
-    n = check_n(n, ranking)
+    n = check_n(n)
     ks = k_for_eta(etas, n)
     unique_k, inverse = np.unique(ks, return_inverse=True)
     top = exact_top_k_mean(ranking, n, unique_k)[:, inverse]
@@ -559,10 +559,28 @@ def rank_all(pool: Pool, oracle: str | None = None, rms=None) -> dict[str, Ranki
 
 
 def min_pool_size(rankings: dict[str, Ranking], normalization: str = "ratio") -> int:
-    """Smallest counted pool over the prompts that count for any of the RMs (§7, §10)."""
-    sizes = [eligibility(r, normalization).min_pool_size for r in rankings.values()]
-    sizes = [s for s in sizes if s > 0]
-    return min(sizes) if sizes else 0
+    """The benchmark's smallest pool for the oracle (§10 grid, default n): oracle-scored
+    responses, over the prompts that would count for an RM that scores every response.
+
+    It depends on the pool and the oracle only, so adding a partly-scored RM changes no
+    other RM's grid, eta* or BoN@n; each RM's own smaller pools are flagged and excluded
+    per RM (``Eligibility.min_pool_size``)."""
+    for ranking in rankings.values():
+        sizes, mu = ranking.n_oracle, ranking.mu_oracle
+        counts = sizes >= 2
+        if normalization == "ratio":
+            counts &= mu > 0
+        return int(sizes[counts].min()) if counts.any() else 0
+    return 0
+
+
+def check_n_fits(n: int, rankings: dict[str, Ranking]) -> int:
+    """§4: ``n`` must not exceed every pool of every RM (an RM whose own pools are all
+    smaller simply has no prompt that counts)."""
+    largest = max((int(r.n_counted.max(initial=0)) for r in rankings.values()), default=0)
+    if n > largest:
+        raise RetaInputError(f"n = {n} is larger than every pool (largest has {largest} scored responses)")
+    return n
 
 
 def reta_curves(pool: Pool, oracle: str | None = None, rms=None, etas=None,
@@ -580,6 +598,8 @@ def reta_curves(pool: Pool, oracle: str | None = None, rms=None, etas=None,
     if estimator not in ("pool", "exact"):
         raise RetaInputError(f"unknown estimator {estimator!r}; choose pool or exact "
                              "(resampling: resample_reta)")
+    if estimator == "exact":
+        n = check_n_fits(check_n(n), rankings)
     if etas is None:
         etas = default_eta_grid(min_pool_size(rankings, normalization))
     etas = check_etas(etas)
@@ -610,7 +630,7 @@ def bon(pool: Pool, n: int, oracle: str | None = None, rms=None, normalization: 
         rankings: dict | None = None) -> MetricResult:
     """Best-of-n (§4 with ``k = 1``): ``rm, n, bon, n_prompts``."""
     rankings = rankings or rank_all(pool, oracle, rms)
-    n = check_n(n)
+    n = check_n_fits(check_n(n), rankings)
     rows, eligs = [], []
     for rm, ranking in rankings.items():
         values, elig = exact_reta_per_prompt(ranking, [1.0 / n], n, normalization)
@@ -631,16 +651,21 @@ def resample_reta(pool: Pool, n: int, etas, oracle: str | None = None, rms=None,
     etas = check_etas(etas)
     if int(repeats) != repeats or repeats < 2:
         raise RetaInputError(f"repeats must be a whole number >= 2, got {repeats!r}")
+    n = check_n_fits(check_n(n), rankings)
     frames, eligs = [], []
     total = repeats * len(rankings)
     for i, (rm, ranking) in enumerate(rankings.items()):
-        n = check_n(n, ranking)
         ks = k_for_eta(etas, n)
         elig = eligibility(ranking, normalization, n=n)
         eligs.append(elig)
         step = None if progress is None else (lambda done, _t, i=i: progress(i * repeats + done, total))
-        draws = resample_top_k_means(ranking, n, ks, repeats, seed, normalization, step)
-        mean, std = draws.mean(axis=0), draws.std(axis=0, ddof=1)
+        if elig.n_prompts == 0:  # every pool of this RM is smaller than n: reported, not fatal
+            mean = std = np.full(len(etas), np.nan)
+            if step is not None:
+                step(repeats, repeats)
+        else:
+            draws = resample_top_k_means(ranking, n, ks, repeats, seed, normalization, step)
+            mean, std = draws.mean(axis=0), draws.std(axis=0, ddof=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             cv = std / np.abs(mean)
         frames.append(pd.DataFrame({"rm": rm, "eta": etas, "n": n, "k": ks, "mean": mean,

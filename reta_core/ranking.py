@@ -73,6 +73,8 @@ class Ranking:
     mu: np.ndarray
     response_counted: np.ndarray
     buckets: tuple
+    n_oracle: np.ndarray | None = None    # oracle-scored responses per prompt, whatever the RM
+    mu_oracle: np.ndarray | None = None   # their mean oracle score
 
 
 def rank_rows(key: np.ndarray, valid: np.ndarray):
@@ -199,4 +201,10 @@ def rank_within_prompts(pool: Pool, rm: str, oracle: str) -> Ranking:
             oracle_tied = block_mean[block_id].reshape(oracle_raw.shape)
         buckets.append(RankedBucket(prompts, n, index, score, oracle_raw, oracle_tied,
                                     block_id, block_start % width, block_size))
-    return Ranking(rm, oracle, pool.n_prompts, n_counted, mu, counted, tuple(buckets))
+    # the benchmark's own pools for this oracle: what an RM that scores everything sees
+    scored = np.isfinite(j)
+    codes = pool.prompt_codes[scored]
+    n_oracle = np.bincount(codes, minlength=pool.n_prompts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu_oracle = np.bincount(codes, weights=j[scored], minlength=pool.n_prompts) / n_oracle
+    return Ranking(rm, oracle, pool.n_prompts, n_counted, mu, counted, tuple(buckets), n_oracle, mu_oracle)

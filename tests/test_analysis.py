@@ -135,3 +135,18 @@ def test_leaderboard_progress_and_an_rm_that_scores_nothing(demo_pool):
     assert table.loc["unscored_rm", "n_prompts"] == 0 and np.isnan(table.loc["unscored_rm", "reta_0.1"])
     assert table.loc["strong_rm", "n_prompts"] == 120
     assert set(board.excluded.loc[board.excluded["rm"] == "unscored_rm", "reason"]) == {M.REASON_FEW}
+
+
+def test_a_partly_scored_rm_changes_no_other_rms_numbers(demo_pool):
+    before = A.leaderboard(demo_pool, rms=["strong_rm", "reward_hacked_rm"], n_boot=200).table.set_index("rm")
+    partial = demo_pool.oracles["judge_score"] + np.random.default_rng(0).normal(size=demo_pool.n_responses)
+    partial[np.random.default_rng(1).random(demo_pool.n_responses) < 0.3] = np.nan  # pools of ~11 of 16
+    with_partial = demo_pool.with_rms({"partial_rm": partial})
+    board = A.leaderboard(with_partial, rms=["strong_rm", "reward_hacked_rm", "partial_rm"], n_boot=200)
+    after = board.table.set_index("rm")
+    assert board.n == 16 and board.min_pool_size == 16  # the benchmark's pools, not the partial RM's
+    for col in ("eta_star", "reta_at_eta_star", "gain", "bon", "reta_0.05", "reta_0.05_low"):
+        np.testing.assert_allclose(after.loc[before.index, col], before[col], rtol=1e-12, err_msg=col)
+    # the partial RM is judged on its own pools: BoN@16 has no prompt with 16 scored responses left
+    assert np.isnan(after.loc["partial_rm", "bon"]) or after.loc["partial_rm", "n_prompts"] > 0
+    assert after.loc["partial_rm", "eta_star"] >= 1 / 16

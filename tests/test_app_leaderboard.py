@@ -84,7 +84,7 @@ def test_url_reopens_the_same_view(demo_db):
     assert got == pytest.approx(expected["reta_0.1"].iloc[0])
 
 
-def test_bad_url_values_fall_back(demo_db):
+def test_bad_url_values_fall_back_and_say_so(demo_db):
     at = app()
     at.query_params["bench"] = "nope"
     at.query_params["rm"] = ["nope"]
@@ -93,6 +93,26 @@ def test_bad_url_values_fall_back(demo_db):
     no_errors(at)
     assert at.session_state["bench"] == "demo" and at.session_state["norm"] == "ratio"
     assert len(at.dataframe[0].value) == 8  # unknown RMs dropped: all RMs shown
+    notes = " ".join(w.value for w in at.warning)
+    assert "benchmark 'nope' is not in this database" in notes and "'zscore'" in notes
+
+
+def test_switching_benchmark_selects_all_of_its_rms_and_all_rms_comes_back(demo_db):
+    from reta_core import ingest
+
+    ingest.import_benchmark(Store(demo_db), REPO / "data" / "example_benchmark.csv", "example",
+                            ["judge_score"], ["helpful_rm"])
+    st.cache_data.clear()
+    at = app()
+    at.query_params["rm"] = ["strong_rm"]
+    at.run()
+    assert list(at.dataframe[0].value["rm"]) == ["strong_rm"]
+    at.sidebar.button(key="all_rms").click().run()
+    no_errors(at)
+    assert len(at.dataframe[0].value) == 8
+    at.sidebar.selectbox(key="bench").set_value("example").run()
+    no_errors(at)
+    assert set(at.dataframe[0].value["rm"]) == {"helpful_rm", "baseline_length", "baseline_random"}
 
 
 def test_length_baseline_warning(demo_db):
