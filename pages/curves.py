@@ -74,7 +74,9 @@ with left:
     bon_table = common.bon(view, rms, n) if estimator == "exact" else None
     fig = charts.curves_figure(
         curves, selection.colors, perfect=perfect, min_eta=limit, marker_eta=eta,
-        normalization=selection.normalization, bon=bon_table)
+        normalization=selection.normalization, bon=bon_table,
+        title=(f"{selection.benchmark}" + (f" ({selection.category})" if selection.category else "")
+               + f" · oracle {selection.oracle} · " + (f"exact, n = {n}" if estimator == "exact" else "pool")))
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, title=None), height=600,
                       margin=dict(b=40))
     st.plotly_chart(fig, key="curves_chart")

@@ -33,13 +33,15 @@ if n_excluded:
 weak = analysis.rms_not_beating_length(table)
 if weak:
     st.warning(f"Not better than the response-length baseline at their best quantile: "
-               f"**{', '.join(weak)}**. Their apparent reliability may be a length preference.",
+               f"**{', '.join(weak)}**. A useful RM should beat a scorer that only counts characters.",
                icon=":material/warning:")
 
 shown = common.sparkline_column(table, curves)
-columns = ["rm", "curve"]
+columns = ["rm", "is_baseline", "curve"]
 config = {
     "rm": st.column_config.TextColumn("RM", help=analysis.COLUMN_HELP["rm"], pinned=True),
+    "is_baseline": st.column_config.CheckboxColumn("baseline", width="small",
+                                                   help="Computed from the pool itself (length, seeded random)."),
     "curve": st.column_config.LineChartColumn("RETA curve", help="RETA over eta (log-spaced, left = top pick).",
                                               width="small"),
 }
@@ -80,7 +82,7 @@ if min_pool and min(analysis.LEADERBOARD_ETAS) < 1 / min_pool:
     st.caption(common.min_eta_note(min_pool))
 
 st.markdown("**What the columns mean**")
-st.markdown("\n".join(f"- **{label}**: {analysis.COLUMN_HELP[col]}" for col, label in (
+st.markdown("\n".join(f"- **{label.replace('*', chr(92) + '*')}**: {analysis.COLUMN_HELP[col]}" for col, label in (
     ("reta_0.05", "RETA@eta"), ("eta_star", "eta*"), ("reta_at_eta_star", "RETA(eta*)"), ("gain", "gain"),
     ("bon", f"BoN@{n}"), ("pairwise_accuracy", "pairwise acc."), ("spearman", "Spearman"), ("kendall", "Kendall"),
     ("n_prompts", "prompts"))))

@@ -306,7 +306,7 @@ def cmd_list(args) -> int:
     lines = [text_table(table, {"prompts": ",", "responses": ","}).rstrip("\n"), ""]
     for i in infos:
         rms = [r["name"] + (" (baseline)" if r["is_baseline"] else "")
-               + ("" if r["coverage"] >= 1 else f" ({r['coverage']:.0%} covered)") for r in i["rms"]]
+               + ("" if r["coverage"] >= 1 else f" ({r['coverage']:.1%} covered)") for r in i["rms"]]
         lines.append(f"{i['name']}: RMs: {', '.join(rms) if rms else 'none yet (add one with add-scores)'}")
         if i["categories"]:
             lines.append(f"{i['name']}: categories: {', '.join(i['categories'])}")

@@ -455,7 +455,7 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
         exists = name in store.benchmark_names()
         if exists and not replace:
             raise RetaInputError(f"{label}: benchmark {show(name)} exists already; choose "
-                                 "another name or replace it")
+                                 "another name or replace it (--replace)")
         progress(0.4, "ordering the responses")
         tables, pool, missing = _benchmark_tables(src, oracle_cols, rm_cols,
                                                   bool(made_baselines))
@@ -647,7 +647,7 @@ def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None
         exists = rm in [r["name"] for r in info["rms"]]
         if exists and not replace:
             raise RetaInputError(f"{label}: RM {show(rm)} exists already in benchmark "
-                                 f"{show(benchmark)}; choose another name or replace it")
+                                 f"{show(benchmark)}; choose another name or replace it (--replace)")
         progress(0.2, "checking the rows")
         src.check_ids(["response_id"] + (["prompt_id"] if "prompt_id" in src.types else []))
         src.check_scores(score_column)

@@ -485,7 +485,7 @@ class Store:
                 if not replace:
                     raise RetaInputError(
                         f"{source or self.path}: benchmark {show(name)} exists already; "
-                        "choose another name or replace it")
+                        "choose another name or replace it (--replace)")
                 _delete_benchmark(con, name)
             con.execute(
                 "INSERT INTO benchmarks (name, description, default_oracle, created_at, "
@@ -519,7 +519,7 @@ class Store:
                 if not replace:
                     raise RetaInputError(
                         f"{source or self.path}: RM {show(name)} exists already in benchmark "
-                        f"{show(benchmark)}; choose another name or replace it")
+                        f"{show(benchmark)}; choose another name or replace it (--replace)")
                 con.execute("DELETE FROM rm_scores WHERE benchmark = ? AND rm = ?",
                             [benchmark, name])
                 con.execute("DELETE FROM rms WHERE benchmark = ? AND name = ?", [benchmark, name])
