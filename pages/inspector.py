@@ -62,7 +62,7 @@ if min_pool and eta < 1 / min_pool:
 # --------------------------------------------------------------------- prompts
 table = common.prompt_table(view, rm, eta, rm_b)
 prompts = common.load_prompts(view.path, view.benchmark, view.stamp)
-orders = ["reta", "prompt"] if rm_b is NO_RM else ["reta", "gap", "overlap", "prompt"]
+orders = ["reta", "shortfall", "prompt"] if rm_b is NO_RM else ["reta", "shortfall", "gap", "overlap", "prompt"]
 common._valid("_insp_order", orders, "reta")
 filters = st.columns([3, 2])
 search = filters[0].text_input("Search prompts", key="_insp_search", placeholder="words of the prompt, or its id")
@@ -72,7 +72,7 @@ if listed.empty:
     st.info(f"No prompt matches {search!r}.")
     st.stop()
 st.session_state["_insp_listed"] = listed["prompt_id"].astype(str).tolist()
-columns = ["prompt_id", "category", "n", "reta"] + (
+columns = ["prompt_id", "category", "n", "reta", "shortfall"] + (
     [] if rm_b is NO_RM else ["reta_other", "reta_gap", "top_overlap"]) + ["prompt"]
 if listed["category"].isna().all():
     columns.remove("category")
@@ -87,6 +87,10 @@ st.dataframe(
         "n": st.column_config.NumberColumn("responses"),
         "reta": st.column_config.NumberColumn(f"RETA ({rm})", format="%.3f",
                                               help="This prompt's R_q(eta) for the RM (blank: does not count)."),
+        "shortfall": st.column_config.NumberColumn(
+            "shortfall", format="%.3f",
+            help="RETA of the perfect ranking (RM = oracle) on this prompt minus the RM's: how much better "
+                 "its top eta could have been."),
         "reta_other": st.column_config.NumberColumn(f"RETA ({_name(rm_b)})", format="%.3f"),
         "reta_gap": st.column_config.NumberColumn("gap", format="%+.3f",
                                                   help="RETA of the first RM minus the second's."),

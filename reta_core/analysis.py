@@ -14,7 +14,7 @@ import pandas as pd
 from . import metrics as M
 from .errors import RetaInputError
 from .pool import Pool
-from .ranking import Ranking
+from .ranking import Ranking, rank_within_prompts
 
 LEADERBOARD_ETAS = (0.05, 0.1, 0.25, 0.5)
 LENGTH_BASELINE = "baseline_length"
@@ -278,12 +278,19 @@ def top_eta_weights(ranking: Ranking, eta: float, n_responses: int) -> tuple[np.
 def prompt_table(pool: Pool, ranking: Ranking, eta: float, normalization: str = "ratio",
                  other: Ranking | None = None) -> pd.DataFrame:
     """Per prompt at one eta: ``prompt_index, prompt_id, category, n, mu, reta`` (NaN when
-    the prompt does not count), and with ``other`` an RM to compare: ``reta_other``,
-    ``reta_gap`` and ``top_overlap`` (Jaccard overlap of the two RMs' top-eta sets)."""
+    the prompt does not count), ``shortfall`` (how far the RM's top eta falls short of
+    the perfect ranking's on the same responses: ``R_q`` of RM = oracle minus ``R_q``),
+    and with ``other`` an RM to compare: ``reta_other``, ``reta_gap`` and
+    ``top_overlap`` (Jaccard overlap of the two RMs' top-eta sets)."""
     values, _ = M.pool_reta_per_prompt(ranking, [eta], normalization)
+    oracle = pool.oracles[ranking.oracle]
+    perfect_scores = np.where(np.isfinite(pool.rms[ranking.rm]), oracle, np.nan)
+    perfect = rank_within_prompts(pool.with_rms({PERFECT_RM: perfect_scores}), PERFECT_RM, ranking.oracle)
+    best, _ = M.pool_reta_per_prompt(perfect, [eta], normalization)
     table = pd.DataFrame({"prompt_index": np.arange(pool.n_prompts), "prompt_id": pool.prompt_ids,
                           "category": pool.categories if pool.categories is not None else None,
-                          "n": ranking.n_counted, "mu": ranking.mu, "reta": values[:, 0]})
+                          "n": ranking.n_counted, "mu": ranking.mu, "reta": values[:, 0],
+                          "shortfall": best[:, 0] - values[:, 0]})
     if other is not None:
         other_values, _ = M.pool_reta_per_prompt(other, [eta], normalization)
         table["reta_other"] = other_values[:, 0]
@@ -377,6 +384,7 @@ def significance_reading(comparison: pd.DataFrame) -> str:
 # --------------------------------------------------------------------- inspector page
 INSPECTOR_ORDERS = {
     "reta": "lowest per-prompt RETA first",
+    "shortfall": "largest shortfall from the perfect ranking first",
     "gap": "largest RETA gap between the two RMs first",
     "overlap": "smallest overlap of the two RMs' top eta first",
     "prompt": "prompt order",
@@ -389,7 +397,8 @@ def prompt_list(table: pd.DataFrame, prompts: pd.DataFrame, search: str = "",
     (``prompts``: ``prompt_id, prompt``), filtered and sorted.
 
     ``search``: keep prompts whose id or text contains it (case-insensitive, literal).
-    ``order`` (:data:`INSPECTOR_ORDERS`): ``reta`` lowest per-prompt RETA first; ``gap``
+    ``order`` (:data:`INSPECTOR_ORDERS`): ``reta`` lowest per-prompt RETA first;
+    ``shortfall`` largest gap to the perfect ranking first; ``gap``
     largest ``|reta_gap|`` first; ``overlap`` smallest ``top_overlap`` first (these two
     need the ``other=`` columns); ``prompt`` the benchmark's order.  Prompts that do not
     count (NaN) come last; ties keep the benchmark's order."""
@@ -405,6 +414,8 @@ def prompt_list(table: pd.DataFrame, prompts: pd.DataFrame, search: str = "",
         out = out[hay.str.contains(needle, regex=False)]
     if order == "reta":
         out = out.sort_values("reta", na_position="last", kind="stable")
+    elif order == "shortfall":
+        out = out.iloc[np.argsort(-out["shortfall"].fillna(-np.inf).to_numpy(), kind="stable")]
     elif order == "gap":
         out = out.iloc[np.argsort(-out["reta_gap"].abs().fillna(-np.inf).to_numpy(), kind="stable")]
     elif order == "overlap":

@@ -150,3 +150,14 @@ def test_a_partly_scored_rm_changes_no_other_rms_numbers(demo_pool):
     # the partial RM is judged on its own pools: BoN@16 has no prompt with 16 scored responses left
     assert np.isnan(after.loc["partial_rm", "bon"]) or after.loc["partial_rm", "n_prompts"] > 0
     assert after.loc["partial_rm", "eta_star"] >= 1 / 16
+
+
+def test_prompt_list_by_shortfall_from_the_perfect_ranking():
+    # prompt 0: the RM picks the best response (no shortfall) in a pool with a high mean;
+    # prompt 1: the RM picks the worst one.  Lowest RETA would put prompt 0 first.
+    pool = make_pool([[9, 10, 10, 10], [1, 5, 2, 2]], {"y": [[0, 1, 2, 3], [3, 0, 1, 2]]})
+    ranking = M.rank_all(pool, "j")["y"]
+    table = A.prompt_table(pool, ranking, 0.25)
+    assert table["shortfall"].tolist() == [pytest.approx(0.0), pytest.approx((5 - 1) / 2.5)]
+    prompts = pd.DataFrame({"prompt_id": ["p0", "p1"], "prompt": ["a", "b"]})
+    assert A.prompt_list(table, prompts, order="shortfall")["prompt_id"].tolist() == ["p1", "p0"]
