@@ -35,9 +35,12 @@ st.caption("eta* is where the RM's RETA curve peaks (ties to the larger eta, onl
            "the band is the 95 % bootstrap interval over prompts of RETA(eta*).")
 with st.spinner("Finding the optimal quantiles…"):
     optimal = common.optimal_table(view, rms)
-shown = optimal.assign(band=[f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(optimal["ci_low"], optimal["ci_high"])])
+shown = optimal.assign(band=[f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(optimal["ci_low"], optimal["ci_high"])],
+                       gain_band=[f"{lo:+.3f} to {hi:+.3f}" for lo, hi in zip(optimal["gain_ci_low"],
+                                                                               optimal["gain_ci_high"])])
 st.dataframe(
-    shown[["rm", "eta_star", "reta_at_eta_star", "band", "eta_min", "reta_at_eta_min", "gain", "relative_gain"]],
+    shown[["rm", "eta_star", "reta_at_eta_star", "band", "eta_min", "reta_at_eta_min", "gain", "gain_band",
+           "relative_gain"]],
     hide_index=True, width="stretch", key="rel_optimal",
     column_config={
         "rm": st.column_config.TextColumn("RM", pinned=True),
@@ -49,6 +52,9 @@ st.dataframe(
                                                  help="The smallest allowed eta, 1/min N: the RM's top pick."),
         "reta_at_eta_min": st.column_config.NumberColumn("RETA(top pick)", format="%.3f"),
         "gain": st.column_config.NumberColumn("gain", format="%+.3f", help="RETA(eta*) − RETA(top pick)."),
+        "gain_band": st.column_config.TextColumn(
+            "gain 95 %", help="Paired bootstrap over prompts of R_q(eta*) − R_q(top pick): a gain whose interval "
+                              "includes 0 is noise."),
         "relative_gain": st.column_config.NumberColumn("relative gain", format="percent",
                                                        help="RETA(eta*) / RETA(top pick) − 1."),
     })

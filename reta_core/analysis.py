@@ -125,12 +125,18 @@ def rms_not_beating_length(table: pd.DataFrame) -> list[str]:
     return real.loc[real["reta_at_eta_star"] <= bar, "rm"].tolist()
 
 
-def optimal_reading(rm: str, eta_star: float, gain: float, relative_gain: float, eta_min: float) -> str:
-    """One sentence reading of §7 for one RM."""
+def optimal_reading(rm: str, eta_star: float, gain: float, relative_gain: float, eta_min: float,
+                    gain_ci_low: float | None = None) -> str:
+    """One sentence reading of §7 for one RM.  With ``gain_ci_low`` (the lower end of
+    the paired bootstrap interval of the gain), a gain whose interval reaches 0 is read
+    as noise rather than as a quantile to select from."""
     if eta_star <= eta_min + 1e-12 or gain <= 0:
         return (f"{rm}: trust its top pick: its curve peaks at the smallest eta "
                 f"({eta_min:.3g}).")
     gain_text = f"{relative_gain:+.1%}" if abs(relative_gain) < 0.01 else f"{relative_gain:+.0%}"
+    if gain_ci_low is not None and not gain_ci_low > 0:
+        return (f"{rm}: no quantile is clearly better than its top pick: the peak at its top "
+                f"{eta_star:.0%} ({gain_text}) is within noise (the gain's 95 % interval includes 0).")
     return (f"{rm}: select uniformly from its top {eta_star:.0%}: "
             f"{gain_text} over its top pick.")
 
@@ -138,13 +144,26 @@ def optimal_reading(rm: str, eta_star: float, gain: float, relative_gain: float,
 def optimal_table(pool: Pool, oracle: str | None = None, rms=None, *, normalization: str = "ratio",
                   ci: bool = True, n_boot: int = 1000, seed: int = 0,
                   rankings: dict | None = None) -> pd.DataFrame:
-    """§7 per RM on the default grid, with the band of RETA(eta*) and a reading."""
+    """§7 per RM on the default grid, with the band of RETA(eta*), the paired bootstrap
+    interval of the gain over the top pick (``gain_ci_low, gain_ci_high``: §6 applied to
+    ``R_q(eta*) - R_q(eta_min)``) and a reading."""
     rankings = rankings or M.rank_all(pool, oracle, rms)
     curves = M.reta_curves(pool, rankings=rankings, normalization=normalization, ci=ci,
                            n_boot=n_boot, seed=seed)
     sizes = {rm: M.eligibility(r, normalization).min_pool_size for rm, r in rankings.items()}
     table = M.optimal_quantiles(curves.table, sizes)
-    table["reading"] = [optimal_reading(r.rm, r.eta_star, r.gain, r.relative_gain, r.eta_min)
+    if ci:
+        lows, highs = [], []
+        for r in table.itertuples():
+            etas = curves.table.loc[curves.table["rm"] == r.rm, "eta"].to_numpy()
+            values = curves.per_prompt[r.rm]
+            diff = values[:, np.flatnonzero(etas == r.eta_star)[0]] - values[:, np.flatnonzero(etas == r.eta_min)[0]]
+            _, low, high = M.bootstrap_over_prompts(diff, n_boot=n_boot, seed=seed)
+            lows.append(float(low[0]))
+            highs.append(float(high[0]))
+        table["gain_ci_low"], table["gain_ci_high"] = lows, highs
+    table["reading"] = [optimal_reading(r.rm, r.eta_star, r.gain, r.relative_gain, r.eta_min,
+                                        getattr(r, "gain_ci_low", None))
                         for r in table.itertuples()]
     return table
 

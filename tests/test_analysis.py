@@ -161,3 +161,14 @@ def test_prompt_list_by_shortfall_from_the_perfect_ranking():
     assert table["shortfall"].tolist() == [pytest.approx(0.0), pytest.approx((5 - 1) / 2.5)]
     prompts = pd.DataFrame({"prompt_id": ["p0", "p1"], "prompt": ["a", "b"]})
     assert A.prompt_list(table, prompts, order="shortfall")["prompt_id"].tolist() == ["p1", "p0"]
+
+
+def test_optimal_table_reads_a_noise_peak_as_noise(demo_pool):
+    table = A.optimal_table(demo_pool, rms=["length_biased_rm", "random_rm", "strong_rm"], n_boot=300).set_index("rm")
+    assert table.loc["length_biased_rm", "gain_ci_low"] > 0
+    assert table.loc["length_biased_rm", "reading"].startswith("length_biased_rm: select uniformly from its top")
+    random = table.loc["random_rm"]
+    if random["eta_star"] > random["eta_min"]:
+        assert random["gain_ci_low"] <= 0 and "within noise" in random["reading"]
+    assert "trust its top pick" in table.loc["strong_rm", "reading"]
+    assert "within noise" in A.optimal_reading("rm", 0.3, 0.01, 0.01, 0.02, gain_ci_low=-0.02)
