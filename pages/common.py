@@ -372,10 +372,8 @@ def curves(view: View, rms: tuple, estimator: str = "pool", n: int | None = None
 @st.cache_data(show_spinner=False, max_entries=32)
 def perfect_curve(view: View, etas: tuple, estimator: str = "pool", n: int | None = None) -> pd.DataFrame:
     """The highest curve any RM can reach on this pool: RM = oracle (§3)."""
-    pool = view.pool()
-    perfect = pool.with_rms({"perfect ranking": pool.oracles[view.oracle]})
-    return metrics.reta_curves(perfect, view.oracle, ["perfect ranking"], etas=list(etas),
-                               normalization=view.normalization, estimator=estimator, n=n).table
+    return analysis.perfect_curve(view.pool(), view.oracle, list(etas), normalization=view.normalization,
+                                  estimator=estimator, n=n)
 
 
 def excluded_summary(excluded: pd.DataFrame) -> str:

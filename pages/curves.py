@@ -65,13 +65,12 @@ at_eta = analysis.curve_rows_at(curves, eta)  # a move along the grid: the cache
 if at_eta is None:
     at_eta, _ = common.curves(view, rms, estimator, n, etas=(eta,))
 values = analysis.rank_at_eta(at_eta)
-if estimator == "exact":
-    bon = common.bon(view, rms, n).set_index("rm")["bon"]
-    values[f"bon_{n}"] = values["rm"].map(bon).to_numpy()
+bon_table = common.bon(view, rms, n) if estimator == "exact" else None
+if bon_table is not None:
+    values[f"bon_{n}"] = values["rm"].map(bon_table.set_index("rm")["bon"]).to_numpy()
 
 left, right = st.columns([1, 1])
 with left:
-    bon_table = common.bon(view, rms, n) if estimator == "exact" else None
     fig = charts.curves_figure(
         curves, selection.colors, perfect=perfect, min_eta=limit, marker_eta=eta,
         normalization=selection.normalization, bon=bon_table,

@@ -20,6 +20,7 @@ LEADERBOARD_ETAS = (0.05, 0.1, 0.25, 0.5)
 LENGTH_BASELINE = "baseline_length"
 RANDOM_BASELINE = "baseline_random"
 BASELINE_PREFIX = "baseline_"
+PERFECT_RM = "perfect ranking"
 
 # One line per leaderboard column, shown on the page and in the README.
 COLUMN_HELP = {
@@ -37,6 +38,24 @@ COLUMN_HELP = {
     "kendall": "Mean per-prompt Kendall tau-b between RM and oracle scores.",
     "n_prompts": "Prompts that count for this RM (both scores finite, at least 2 responses, pool mean > 0 for the ratio).",
 }
+
+
+def with_perfect_ranking(pool: Pool, oracle: str, like: str | None = None) -> Pool:
+    """The pool with one more RM, :data:`PERFECT_RM`, that scores every response by its
+    oracle value: the highest curve any RM can reach (§3).  With ``like`` (an RM name)
+    it scores only the responses that RM scores, so it ranks the same responses."""
+    scores = pool.oracles[oracle]
+    if like is not None:
+        scores = np.where(np.isfinite(pool.rms[like]), scores, np.nan)
+    return pool.with_rms({PERFECT_RM: scores})
+
+
+def perfect_curve(pool: Pool, oracle: str, etas, *, normalization: str = "ratio", estimator: str = "pool",
+                  n: int | None = None) -> pd.DataFrame:
+    """The perfect ranking's curve (RM = oracle) on ``etas``: the reference line of the
+    curves chart, for the page and ``export-chart`` alike."""
+    return M.reta_curves(with_perfect_ranking(pool, oracle), oracle, [PERFECT_RM], etas=etas,
+                         normalization=normalization, estimator=estimator, n=n).table
 
 
 def is_baseline(rm: str) -> bool:
@@ -302,9 +321,8 @@ def prompt_table(pool: Pool, ranking: Ranking, eta: float, normalization: str = 
     and with ``other`` an RM to compare: ``reta_other``, ``reta_gap`` and
     ``top_overlap`` (Jaccard overlap of the two RMs' top-eta sets)."""
     values, _ = M.pool_reta_per_prompt(ranking, [eta], normalization)
-    oracle = pool.oracles[ranking.oracle]
-    perfect_scores = np.where(np.isfinite(pool.rms[ranking.rm]), oracle, np.nan)
-    perfect = rank_within_prompts(pool.with_rms({PERFECT_RM: perfect_scores}), PERFECT_RM, ranking.oracle)
+    perfect = rank_within_prompts(with_perfect_ranking(pool, ranking.oracle, like=ranking.rm), PERFECT_RM,
+                                  ranking.oracle)
     best, _ = M.pool_reta_per_prompt(perfect, [eta], normalization)
     table = pd.DataFrame({"prompt_index": np.arange(pool.n_prompts), "prompt_id": pool.prompt_ids,
                           "category": pool.categories if pool.categories is not None else None,
@@ -538,7 +556,6 @@ def bon_equivalent_sizes(table: pd.DataFrame) -> list[int]:
 
 
 # --------------------------------------------------------------------- curves chart (page, CLI)
-PERFECT_RM = "perfect ranking"
 
 
 def curves_by_rm(pool: Pool, rankings: dict, etas, *, progress=None, **kwargs) -> M.MetricResult:
@@ -620,8 +637,7 @@ def curves_chart_data(pool: Pool, oracle: str | None = None, rms=None, *, etas=N
     options = dict(normalization=normalization, estimator=estimator, n=n)
     curves = curves_by_rm(pool, rankings, etas, progress=progress, ci=ci, n_boot=n_boot,
                           seed=seed, **options)
-    perfect_pool = pool.with_rms({PERFECT_RM: pool.oracles[oracle]})
-    perfect = M.reta_curves(perfect_pool, oracle, [PERFECT_RM], etas=etas, **options).table
+    perfect = perfect_curve(pool, oracle, etas, **options)
     min_eta = 1.0 / n if estimator == "exact" else 1.0 / min_n
     bon = M.bon(pool, n, rankings=rankings, normalization=normalization).table if estimator == "exact" else None
     return CurvesChart(curves.table, perfect, curves.excluded, min_eta, min_n,

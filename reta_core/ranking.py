@@ -170,6 +170,9 @@ def rank_within_prompts(pool: Pool, rm: str, oracle: str) -> Ranking:
     counted = np.isfinite(y) & np.isfinite(j)
     n_counted = np.zeros(pool.n_prompts, dtype=np.int64)
     mu = np.full(pool.n_prompts, np.nan)
+    # the benchmark's own pools for this oracle: what an RM that scores everything sees
+    n_oracle = np.zeros(pool.n_prompts, dtype=np.int64)
+    mu_oracle = np.full(pool.n_prompts, np.nan)
     sizes = pool.pool_sizes
     widths = _bucket_widths(sizes)
     buckets = []
@@ -178,7 +181,11 @@ def rank_within_prompts(pool: Pool, rm: str, oracle: str) -> Ranking:
         index, rows = _bucket_rows(pool, prompts, int(width))
         score = _gather(y, index, rows, np.nan)
         oracle_raw = _gather(j, index, rows, np.nan)
-        valid = np.isfinite(score) & np.isfinite(oracle_raw)
+        scored = np.isfinite(oracle_raw)
+        n_oracle[prompts] = scored.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu_oracle[prompts] = np.where(scored, oracle_raw, 0.0).sum(axis=1) / n_oracle[prompts]
+        valid = np.isfinite(score) & scored
         n = valid.sum(axis=1)
         n_counted[prompts] = n
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -201,10 +208,4 @@ def rank_within_prompts(pool: Pool, rm: str, oracle: str) -> Ranking:
             oracle_tied = block_mean[block_id].reshape(oracle_raw.shape)
         buckets.append(RankedBucket(prompts, n, index, score, oracle_raw, oracle_tied,
                                     block_id, block_start % width, block_size))
-    # the benchmark's own pools for this oracle: what an RM that scores everything sees
-    scored = np.isfinite(j)
-    codes = pool.prompt_codes[scored]
-    n_oracle = np.bincount(codes, minlength=pool.n_prompts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu_oracle = np.bincount(codes, weights=j[scored], minlength=pool.n_prompts) / n_oracle
     return Ranking(rm, oracle, pool.n_prompts, n_counted, mu, counted, tuple(buckets), n_oracle, mu_oracle)
