@@ -3,12 +3,16 @@
 Run with ``streamlit run app.py``.  The sidebar's choices (benchmark, oracle, RMs,
 category, normalisation) are shared by every page and kept in the URL.  On first run
 with no database the demo benchmark is built.
+
+The navigation sits at the top (``position="top"``): ``.streamlit/config.toml`` hides
+the sidebar navigation, so Streamlit's pages-folder mode (which a server is in for its
+very first request, before this script has run) never lists the files of ``pages/``.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
+from pages.ui import state, widgets
 
 st.set_page_config(page_title="RETA Explorer", page_icon=":material/insights:", layout="wide")
 
@@ -21,12 +25,12 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="data"),
 ]
 
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, position="top")
 try:
-    common.frame_setup()
+    state.frame_setup()
     try:
         page.run()
     finally:  # also after st.stop(): the URL always reflects what is shown
-        common.state_to_url()
+        state.state_to_url()
 except Exception as exc:  # the error boundary: st.stop/st.rerun are BaseExceptions and pass
-    common.show_error(exc)
+    widgets.show_error(exc)

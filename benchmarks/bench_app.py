@@ -16,8 +16,8 @@ A real ``streamlit run app.py`` serves it and Playwright drives the system Chrom
   runs again, every number comes from the cache, the page is sent and drawn again).
 
 Machines here are shared and noisy, so each time is printed beside the engine's time
-for the same numbers measured in the same run, as a ratio: ``analysis.leaderboard`` on
-the loaded pool (cold: plus ``Store.load_pool``), ``metrics.reta_curves`` at one eta with
+for the same numbers measured in the same run, as a ratio: ``Evaluation.leaderboard`` on
+the loaded pool (cold: plus ``Store.load_pool``), ``Evaluation.curves`` at one eta with
 bootstrap bands for the chosen RMs; and the eta moves beside the page round trip.
 """
 from __future__ import annotations
@@ -39,7 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_core import best_of  # noqa: E402
-from reta_core import analysis, ingest, metrics  # noqa: E402
+from reta_core import ingest  # noqa: E402
+from reta_core.evaluation import Evaluation  # noqa: E402
 from reta_core.demo import build_demo  # noqa: E402
 from reta_core.store import Store  # noqa: E402
 from tests.test_browser import CHROME, CHROME_ARGS, TABLES, VIEWPORT, served_app, wait_idle  # noqa: E402
@@ -208,10 +209,11 @@ def main() -> int:
     load = best_of(lambda: Store(args.db).load_pool("demo"), repeat=1)
     pool = Store(args.db).load_pool("demo")
     rms = list(pool.rms)
-    board = best_of(lambda: analysis.leaderboard(pool, ORACLE, rms), repeat=1)
-    rankings = metrics.rank_all(pool, ORACLE, rms)
+    board = best_of(lambda: Evaluation(pool, ORACLE).leaderboard(rms), repeat=1)
+    evaluation = Evaluation(pool, ORACLE)
+    evaluation.rankings(rms)  # ranked once beforehand, as the page's cached Evaluation is
     one_eta = statistics.median(
-        best_of(lambda e=eta: metrics.reta_curves(pool, ORACLE, rms, etas=[e], ci=True, rankings=rankings))
+        best_of(lambda e=eta: evaluation.curves(rms, [e], ci=True))
         for eta in app["etas"])
 
     shown, done, trip = (statistics.median(app[k]) / 1000 for k in ("shown", "done", "round_trip"))

@@ -22,6 +22,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reta_core import metrics  # noqa: E402
+from reta_core.evaluation import Evaluation  # noqa: E402
 from reta_core.pool import Pool  # noqa: E402
 
 
@@ -79,8 +80,8 @@ def main() -> int:
     etas = metrics.default_eta_grid(args.responses)
     print(f"floor (one np.sort of all RM scores): {floor:.3f} s; eta grid: {etas.size} points")
 
-    def all_curves():
-        return metrics.reta_curves(pool, "oracle", etas=etas)
+    def all_curves():  # a fresh Evaluation: every RM is ranked again, as a first call does
+        return Evaluation(pool, "oracle").curves(etas=etas)
     curves_time = best_of(all_curves)
 
     tenth = pool.select_prompts(np.arange(pool.n_prompts) < max(1, args.prompts // 10))
@@ -92,15 +93,15 @@ def main() -> int:
     pandas_time = (time.perf_counter() - start) * (pool.n_prompts / tenth.n_prompts)
 
     n = 16
-    def exact_all():
-        rankings = metrics.rank_all(pool, "oracle")
-        metrics.bon(pool, n, rankings=rankings)
-        metrics.reta_curves(pool, "oracle", etas=etas, estimator="exact", n=n, rankings=rankings)
+    def exact_all():  # one fresh Evaluation: ranked once, shared by BoN and the curves
+        evaluation = Evaluation(pool, "oracle")
+        evaluation.bon(n)
+        evaluation.curves(etas=etas, estimator="exact", n=n)
     exact_time = best_of(exact_all)
 
-    one = metrics.rank_all(pool, "oracle", ["rm_0"])
-    one_curve = best_of(lambda: metrics.reta_curves(pool, "oracle", etas=etas, rankings=None, rms=["rm_0"]))
-    per_prompt, _ = metrics.pool_reta_per_prompt(one["rm_0"], etas)
+    one = Evaluation(pool, "oracle").ranking("rm_0")
+    one_curve = best_of(lambda: Evaluation(pool, "oracle").curves(["rm_0"], etas))
+    per_prompt, _ = metrics.pool_reta_per_prompt(one, etas)
     def cold_bootstrap():
         metrics._cached_counts.cache_clear()  # draw the resample counts afresh, as a first call does
         metrics.bootstrap_over_prompts(per_prompt, n_boot=1000)

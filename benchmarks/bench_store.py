@@ -37,6 +37,7 @@ from bench_core import best_of, synthetic_pool  # noqa: E402
 
 from reta_core import cli, metrics  # noqa: E402
 from reta_core.demo import DEMO_NAME, build_demo, generate_demo  # noqa: E402
+from reta_core.evaluation import Evaluation  # noqa: E402
 from reta_core.ingest import import_benchmark  # noqa: E402
 from reta_core.store import Store  # noqa: E402
 
@@ -121,7 +122,7 @@ def main() -> int:
         load = best_of(lambda: built.load_pool(DEMO_NAME))
         pool = built.load_pool(DEMO_NAME)
         etas = metrics.default_eta_grid(int(pool.pool_sizes.min()))
-        curves = best_of(lambda: metrics.reta_curves(pool, etas=etas))
+        curves = best_of(lambda: Evaluation(pool).curves(etas=etas))  # fresh: ranks every RM
 
     print(f"eta grid: {etas.size} points; reta --format json prints {rows:,} rows; "
           f"Parquet file {size_mb:.0f} MB")
@@ -133,7 +134,7 @@ def main() -> int:
         ("reta --format json, all RMs (in-process cli.main)", reta_cli),
         ("reta --format json, all RMs (python -m, subprocess)", reta_sub),
         ("load_pool from DuckDB", load),
-        ("reta_curves, all RMs, default grid", curves),
+        ("Evaluation.curves, all RMs, default grid", curves),
     ]
     for name, seconds in lines:
         print(f"{name:54s} {seconds:8.2f} s  {seconds / floor:8.1f}x floor")

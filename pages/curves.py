@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
-from reta_core import analysis, charts
+from pages.ui import data, state, widgets
+from reta_core import charts, readings
+from reta_core import evaluation as ev
 
 ESTIMATORS = {"pool": "pool (§3)", "exact": "exact at n (§4)"}
 
-selection = common.page_header("RETA curves")
+selection = state.page_header("RETA curves")
 view, rms = selection.view, tuple(selection.rms)
-min_pool = common.require_counted_prompts(selection)
+min_pool = state.require_counted_prompts(selection)
 
 # --------------------------------------------------------------------- estimator
 max_pool = int(selection.pool.pool_sizes.max())
-common.keep_valid("est", list(ESTIMATORS), "pool")
+state.keep_valid("est", list(ESTIMATORS), "pool")
 controls = st.columns([2, 1, 2], vertical_alignment="bottom")
 estimator = controls[0].segmented_control(
     "Estimator", list(ESTIMATORS), key="est", format_func=ESTIMATORS.get, required=True,
@@ -24,19 +25,20 @@ estimator = controls[0].segmented_control(
          "n-response subsets (§4); prompts with fewer than n responses do not count.")
 n = None
 if estimator == "exact":
-    common.keep_valid("n", list(range(2, max_pool + 1)), min_pool)
+    state.keep_valid("n", list(range(2, max_pool + 1)), min_pool)
     n = int(controls[1].number_input("n (responses per prompt)", min_value=2, max_value=max_pool, step=1,
                                      key="n", persist_state="session",
                                      help=f"Default: the smallest pool ({min_pool})."))
 
 with st.spinner("Computing the curves…"):
-    curves, excluded = common.curves(view, rms, estimator, n)
+    result = data.computed(view, "curves", rms, estimator=estimator, n=n, ci=True)
+    curves, excluded = result.table, result.excluded
 grid = sorted(float(e) for e in curves["eta"].unique())
-perfect = common.perfect_curve(view, tuple(grid), estimator, n)
+perfect = data.computed(view, "perfect_curve", tuple(grid), estimator=estimator, n=n)
 limit = 1 / n if estimator == "exact" else 1 / min_pool
 
 # --------------------------------------------------------------------- eta
-note = common.clean_eta(default=0.1 if 0.1 >= grid[0] else grid[0])
+note = state.clean_eta(default=0.1 if 0.1 >= grid[0] else grid[0])
 if note:
     st.warning(note, icon=":material/warning:")
 
@@ -48,24 +50,24 @@ def _slider_moved() -> None:
 eta_cols = st.columns([4, 1], vertical_alignment="bottom")
 st.session_state["_eta_slider"] = min(grid, key=lambda g: abs(g - st.session_state["eta"]))
 eta_cols[0].select_slider("eta (top fraction selected by the RM)", options=grid, key="_eta_slider",
-                          format_func=common.fmt_eta, on_change=_slider_moved,
+                          format_func=readings.fmt_eta, on_change=_slider_moved,
                           help="Slide over the curves' grid, or type any eta in the box.")
-eta = float(eta_cols[1].number_input("eta", min_value=common.ETA_FLOOR, max_value=1.0, step=0.01,
+eta = float(eta_cols[1].number_input("eta", min_value=state.ETA_FLOOR, max_value=1.0, step=0.01,
                                      format="%.4g", key="eta", persist_state="session"))
 if eta < limit - 1e-12:
     if estimator == "exact":
-        st.info(f"eta = {common.fmt_eta(eta)} is below 1/n = {1 / n:.3g}: each n-subset's top eta holds "
+        st.info(f"eta = {readings.fmt_eta(eta)} is below 1/n = {1 / n:.3g}: each n-subset's top eta holds "
                 f"less than one response, so RETA here is BoN@{n}.", icon=":material/info:")
     else:
-        st.info(f"eta = {common.fmt_eta(eta)} is below 1/min N. " + common.min_eta_note(min_pool),
+        st.info(f"eta = {readings.fmt_eta(eta)} is below 1/min N. " + readings.min_eta_note(min_pool),
                 icon=":material/info:")
 
 # --------------------------------------------------------------------- curves and values
-at_eta = analysis.curve_rows_at(curves, eta)  # a move along the grid: the cached curves hold it
+at_eta = ev.curve_rows_at(curves, eta)  # a move along the grid: the cached curves hold it
 if at_eta is None:
-    at_eta, _ = common.curves(view, rms, estimator, n, etas=(eta,))
-values = analysis.rank_at_eta(at_eta)
-bon_table = common.bon(view, rms, n) if estimator == "exact" else None
+    at_eta = data.computed(view, "curves", rms, (eta,), estimator=estimator, n=n, ci=True).table
+values = ev.rank_at_eta(at_eta)
+bon_table = data.computed(view, "bon", n, rms).table if estimator == "exact" else None
 if bon_table is not None:
     values[f"bon_{n}"] = values["rm"].map(bon_table.set_index("rm")["bon"]).to_numpy()
 
@@ -80,7 +82,7 @@ with left:
                       margin=dict(b=40))
     st.plotly_chart(fig, key="curves_chart")
 with right:
-    st.markdown(f"**At eta = {common.fmt_eta(eta)}**"
+    st.markdown(f"**At eta = {readings.fmt_eta(eta)}**"
                 + (f" (exact, n = {n})" if estimator == "exact" else ""))
     shown = values.assign(band=[f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(values["ci_low"], values["ci_high"])])
     columns = ["rm", "rank", "reta", "band"] + ([f"bon_{n}"] if estimator == "exact" else [])
@@ -95,40 +97,40 @@ with right:
             "band": st.column_config.TextColumn("95 % band", help="Bootstrap over prompts (B = 1000).",
                                                 width=100),
             f"bon_{n}": st.column_config.NumberColumn(f"BoN@{n}", format="%.4f", width=70,
-                                                      help=analysis.COLUMN_HELP["bon"]),
+                                                      help=readings.COLUMN_HELP["bon"]),
         })
     if estimator == "exact":
         st.caption(f"BoN@{n} is RETA at eta = 1/n = {1 / n:.3g} (k = 1): the stars on the chart.")
-    st.caption(common.excluded_summary(excluded))
-common.download_buttons("Curves", analysis.curves_chart_table(curves, perfect, bon_table), fig, key="curves")
-common.download_buttons("Values at eta", values, key="curves_values")
+    st.caption(readings.excluded_summary(excluded))
+widgets.download_buttons("Curves", ev.curves_chart_table(curves, perfect, bon_table), fig, key="curves")
+widgets.download_buttons("Values at eta", values, key="curves_values")
 
 # --------------------------------------------------------------------- compare two RMs
 st.subheader("Compare two RMs")
 if len(rms) < 2:
     st.info("Choose at least two reward models in the sidebar to compare them.")
     st.stop()
-common.keep_valid("rm_a", list(rms), rms[0])
+state.keep_valid("rm_a", list(rms), rms[0])
 others = [r for r in rms if r != st.session_state["rm_a"]]
-common.keep_valid("rm_b", others, others[0])
+state.keep_valid("rm_b", others, others[0])
 pick = st.columns(2)
 rm_a = pick[0].selectbox("RM A", rms, key="rm_a", persist_state="session")
 rm_b = pick[1].selectbox("RM B", others, key="rm_b", persist_state="session")
-comparison = common.compare(view, rm_a, rm_b)
-point = common.compare(view, rm_a, rm_b, (eta,)).iloc[0]
+comparison = data.computed(view, "compare", rm_a, rm_b).table
+point = data.computed(view, "compare", rm_a, rm_b, (eta,)).table.iloc[0]
 figures = st.columns(3)
-figures[0].metric(f"P(A > B) at eta = {common.fmt_eta(eta)}", f"{point['p_a_better']:.3f}",
+figures[0].metric(f"P(A > B) at eta = {readings.fmt_eta(eta)}", f"{point['p_a_better']:.3f}",
                   help=f"P({rm_a} > {rm_b}): the share of bootstrap means of the paired difference "
                        "that are > 0 (§6).")
 figures[1].metric("Difference A − B", f"{point['diff']:+.4f}",
                   help="Mean over prompts counted for both of R_q(A) − R_q(B), at this eta.")
 figures[2].metric("95 % interval", f"[{point['ci_low']:+.4f}, {point['ci_high']:+.4f}]",
                   help="Bootstrap over prompts; significant when it excludes 0.")
-st.markdown(analysis.significance_reading(comparison))
+st.markdown(readings.significance_reading(comparison))
 diff_fig = charts.difference_figure(comparison, marker_eta=eta)
 st.plotly_chart(diff_fig, key="difference_chart")
 caption = f"{int(point['n_prompts'])} prompts count for both RMs."
 if estimator == "exact":
     caption += " The paired comparison uses the pool estimator (§6)."
 st.caption(caption)
-common.download_buttons("Difference", comparison, diff_fig, key="difference")
+widgets.download_buttons("Difference", comparison, diff_fig, key="difference")

@@ -10,66 +10,62 @@ sidebar of that run already lists a new RM (and selects it) or drops a removed o
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from pages import common
-from reta_core import charts, ingest
+from pages.ui import data, state, widgets
+from reta_core import charts, readings
 from reta_core.errors import RetaInputError
 
 FLASH = "_data_flash"      # (kind, message) of the last write, shown once
 UPLOADS = "_data_uploads"  # bumped after an import: fresh, empty uploaders
 
-selection = common.current()
+selection = state.current()
 path, stamp, benchmark = selection.path, selection.stamp, selection.benchmark
 info = selection.info
-limit_mb = common.max_upload_bytes() // 2**20
+limit_mb = data.max_upload_bytes() // 2**20
 st.session_state.setdefault(UPLOADS, 0)
 
 
 # --------------------------------------------------------------------- writes (callbacks)
-def _write(action, message: str | None = None, **state) -> None:
-    """Run ``action()`` (a store write); on success set ``state`` and a success flash
+def _write(action, message: str | None = None, **updates) -> None:
+    """Run ``action()`` (a store write); on success set ``updates`` (session state) and a success flash
     (``message``, or the import report's text), on failure an error flash.  Nothing else
     changes on failure."""
     try:
         report = action()
     except Exception as exc:  # shown by the page like the app's error boundary shows it
         if not isinstance(exc, RetaInputError):
-            common.log.exception("write failed")
+            widgets.log.exception("write failed")
         st.session_state[FLASH] = ("error", exc)
         return
     st.cache_data.clear()
-    st.session_state.update(state)
+    st.session_state.update(updates)
     st.session_state[FLASH] = ("success", message or report.to_text())
 
 
 def _import(kind: str, upload, params: dict) -> None:
-    store = common.get_store(path)
-    state = {UPLOADS: st.session_state[UPLOADS] + 1}
+    updates = {UPLOADS: st.session_state[UPLOADS] + 1}
     if kind == "rm":
         chosen = st.session_state.get("rm")
         if isinstance(chosen, list) and params["rm"] not in chosen:
-            state["rm"] = chosen + [params["rm"]]
+            updates["rm"] = chosen + [params["rm"]]
     else:
-        state["bench"] = params["name"]
-    _write(lambda: ingest.import_upload(store, kind, upload.name, upload.getvalue(),
-                                        max_bytes=common.max_upload_bytes(), **params), **state)
+        updates["bench"] = params["name"]
+    _write(lambda: data.import_upload(path, kind, upload.name, upload.getvalue(), params), **updates)
 
 
 def _remove_rm(rm: str) -> None:
     chosen = st.session_state.get("rm")
-    state = {f"data_remove_rm_ok_{rm}": False}
+    updates = {f"data_remove_rm_ok_{rm}": False}
     if isinstance(chosen, list) and rm in chosen:
-        state["rm"] = [r for r in chosen if r != rm]
-    _write(lambda: common.get_store(path).remove_rm(benchmark, rm),
-           f"Removed RM {rm!r} and its scores from benchmark {benchmark!r}.", **state)
+        updates["rm"] = [r for r in chosen if r != rm]
+    _write(lambda: data.remove_rm(path, benchmark, rm),
+           f"Removed RM {rm!r} and its scores from benchmark {benchmark!r}.", **updates)
 
 
 def _remove_benchmark(name: str) -> None:
-    _write(lambda: common.get_store(path).remove_benchmark(name),
+    _write(lambda: data.remove_benchmark(path, name),
            f"Removed benchmark {name!r} with its prompts, responses, oracles and RMs.",
            **{f"data_remove_bench_ok_{name}": False})
 
@@ -82,17 +78,17 @@ def _show_flash() -> None:
     if kind == "success":
         st.success(payload, icon=":material/check_circle:")
     else:
-        common.show_error(payload)
+        widgets.show_error(payload)
         st.caption("Nothing was written.")
 
 
 def _uploaded(label: str, kind: str):
     """An uploader and what the uploaded file holds: (file, description) or (None, None)."""
-    upload = st.file_uploader(label, type=list(ingest.UPLOAD_TYPES), key=f"{kind}_upload_{st.session_state[UPLOADS]}",
+    upload = st.file_uploader(label, type=list(data.UPLOAD_TYPES), key=f"{kind}_upload_{st.session_state[UPLOADS]}",
                               help=f"CSV, Parquet or JSON Lines, optionally gzipped; up to {limit_mb} MB.")
     if upload is None:
         return None, None
-    described = common.describe_upload(upload.file_id, upload.name, upload.getvalue())
+    described = data.describe_upload(upload.file_id, upload.name, upload.getvalue())
     if "error" in described:
         st.error(described["error"], icon=":material/error:")
         st.caption("Nothing was written.")
@@ -108,7 +104,7 @@ def _uploaded(label: str, kind: str):
 def _check_and_confirm(kind: str, upload, params: dict) -> None:
     """The dry run's report (or its one-line reason) and, when it passed, the confirm button."""
     with st.spinner("Checking the file (nothing is written yet)…"):
-        result = common.check_upload(path, stamp, kind, upload.file_id, upload.name, upload.getvalue(), params)
+        result = data.check_upload(path, stamp, kind, upload.file_id, upload.name, upload.getvalue(), params)
     if "error" in result:
         st.error(result["error"], icon=":material/error:")
         st.caption("Nothing was written. Fix the file or the choices above and upload it again.")
@@ -117,14 +113,6 @@ def _check_and_confirm(kind: str, upload, params: dict) -> None:
     st.code(result["report"], language=None, wrap_lines=True)
     st.button("Confirm import", type="primary", icon=":material/upload:", key=f"{kind}_confirm",
               on_click=_import, args=(kind, upload, params))
-
-
-def _stem(name: str) -> str:
-    """The file name without its format suffix: the default name of what it imports."""
-    try:
-        return name[: -len(ingest.file_suffix(name))]
-    except RetaInputError:
-        return Path(name).stem
 
 
 # --------------------------------------------------------------------- page
@@ -136,7 +124,7 @@ browse, add_rm, add_benchmark, remove = st.tabs(["Browse", "Add an RM", "Add a b
 
 with browse:
     st.subheader("Benchmarks")
-    st.dataframe(common.list_benchmarks(path, stamp), hide_index=True, width="stretch", column_config={
+    st.dataframe(data.list_benchmarks(path, stamp), hide_index=True, width="stretch", column_config={
         "name": st.column_config.TextColumn("benchmark", pinned=True),
         "n_prompts": st.column_config.NumberColumn("prompts"),
         "n_responses": st.column_config.NumberColumn("responses"),
@@ -182,7 +170,7 @@ with browse:
     })
 
     st.subheader("Score distributions")
-    st.dataframe(common.score_summary(selection.view), hide_index=True, width="stretch", column_config={
+    st.dataframe(data.computed(selection.view, "score_summary"), hide_index=True, width="stretch", column_config={
         "scorer": st.column_config.TextColumn("oracle / RM", pinned=True),
         "n_scored": st.column_config.NumberColumn("scored"),
         "n_missing": st.column_config.NumberColumn("missing", help="Empty or NaN: such a response does not count."),
@@ -190,21 +178,21 @@ with browse:
     })
     scorers = [o["name"] for o in info["oracles"]] + selection.all_rms
     scorer = st.selectbox("Distribution of", scorers, key="data_scorer")
-    values = common.score_values(selection.view, scorer)
+    values = data.computed(selection.view, "score_values", (scorer,))
     histogram = charts.histogram_figure(values, "score", by="scorer", colors=selection.colors)
     st.plotly_chart(histogram, width="stretch", key="data_histogram")
-    common.download_buttons("Scores", values, histogram, key="score_distribution")
+    widgets.download_buttons("Scores", values, histogram, key="score_distribution")
 
     if sizes["min"] != sizes["max"]:
         st.subheader("Pool sizes")
         pools = pd.DataFrame({"pool_size": selection.pool.pool_sizes})
         pool_histogram = charts.histogram_figure(pools, "pool_size", by=None)
         st.plotly_chart(pool_histogram, width="stretch", key="data_pool_sizes")
-        common.download_buttons("Pool sizes", pools, pool_histogram, key="pool_sizes")
+        widgets.download_buttons("Pool sizes", pools, pool_histogram, key="pool_sizes")
 
     st.subheader("Prompts that do not count")
-    _, excluded = common.curves(selection.view, tuple(selection.all_rms), etas=(1.0,), ci=False)
-    st.caption(f"With oracle **{selection.oracle}** and the {common.NORMALIZATION_LABELS[selection.normalization]} "
+    excluded = data.computed(selection.view, "excluded", tuple(selection.all_rms))
+    st.caption(f"With oracle **{selection.oracle}** and the {readings.NORMALIZATION_LABELS[selection.normalization]} "
                "normalisation: a prompt counts when at least 2 of its responses have both scores and, for the "
                "ratio, its mean oracle score is above 0 (§1).")
     if excluded.empty:
@@ -219,7 +207,7 @@ with add_rm:
         "one score column; a `prompt_id` column is optional (it must then agree with the benchmark). Every "
         "response_id must be in the benchmark; scoring only part of it is fine (the report gives the coverage). "
         "Empty cells, `NA` and `NaN` are allowed: those responses do not count.")
-    st.download_button(f"Template for {benchmark} (CSV)", common.rm_template_csv(path, benchmark, stamp),
+    st.download_button(f"Template for {benchmark} (CSV)", data.rm_template_csv(path, benchmark, stamp),
                        file_name=f"{benchmark}_rm_template.csv", mime="text/csv", key="data_template",
                        icon=":material/download:",
                        help="The benchmark's prompt_id and response_id with an empty score column to fill in.")
@@ -230,7 +218,7 @@ with add_rm:
         choices = [c for c in described["columns"]["column"] if c not in ("response_id", "prompt_id")]
         numeric = set(described["columns"].loc[described["columns"]["numeric"], "column"])
         cols = st.columns([2, 2, 3], vertical_alignment="bottom")
-        rm_name = cols[0].text_input("RM name", value=_stem(upload.name), key=f"rm_name_{upload.file_id}",
+        rm_name = cols[0].text_input("RM name", value=data.upload_stem(upload.name), key=f"rm_name_{upload.file_id}",
                                      max_chars=200)
         score_column = cols[1].selectbox("Score column", choices, key=f"rm_score_{upload.file_id}",
                                          index=next((i for i, c in enumerate(choices) if c in numeric), 0)
@@ -257,10 +245,10 @@ with add_benchmark:
     upload, described = _uploaded("Benchmark file", "bench")
     if upload is not None:
         columns = described["columns"]
-        reserved = set(ingest.REQUIRED_COLUMNS) | set(ingest.TEXT_COLUMNS)
+        reserved = set(data.RESERVED_COLUMNS)
         scores = [c for c, numeric in zip(columns["column"], columns["numeric"]) if numeric and c not in reserved]
         cols = st.columns([2, 3], vertical_alignment="bottom")
-        name = cols[0].text_input("Benchmark name", value=_stem(upload.name), key=f"bench_name_{upload.file_id}",
+        name = cols[0].text_input("Benchmark name", value=data.upload_stem(upload.name), key=f"bench_name_{upload.file_id}",
                                   max_chars=200)
         description = cols[1].text_input("Description (optional)", key=f"bench_description_{upload.file_id}")
         oracle_cols = st.multiselect("Oracle columns (the first is the default oracle)", scores,
@@ -292,7 +280,7 @@ with remove:
                   on_click=_remove_rm, args=(rm,))
     st.divider()
     st.markdown("**Remove a benchmark**")
-    names = common.benchmark_names(path, stamp)
+    names = data.benchmark_names(path, stamp)
     doomed = st.columns(2)[0].selectbox("Benchmark", names, index=names.index(benchmark), key="data_remove_bench")
     sure = st.checkbox(f"I understand: this deletes benchmark **{doomed}** with all its prompts, responses, "
                        "oracles and RMs.", key=f"data_remove_bench_ok_{doomed}")

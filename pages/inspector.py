@@ -7,8 +7,9 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from pages import common
-from reta_core import analysis, charts
+from pages.ui import data, state, widgets
+from reta_core import charts, readings
+from reta_core import evaluation as ev
 
 NO_RM = None
 
@@ -36,38 +37,38 @@ def _point_picked(key: str) -> None:
         st.session_state["_insp_response"] = picked[0] if isinstance(picked, (list, tuple)) else picked
 
 
-selection = common.page_header("Inspector", " · per-prompt values use the pool estimator (§3)")
+selection = state.page_header("Inspector", " · per-prompt values use the pool estimator (§3)")
 view, rms = selection.view, list(selection.rms)
 
 # --------------------------------------------------------------------- RM(s) and eta
-common.keep_valid("rm_a", rms, rms[0])
-note = common.clean_eta(default=0.1)
+state.keep_valid("rm_a", rms, rms[0])
+note = state.clean_eta(default=0.1)
 pick = st.columns([2, 2, 1])
 rm = pick[0].selectbox("Reward model", rms, key="rm_a", persist_state="session")
 others = [NO_RM] + [r for r in rms if r != rm]
-common.keep_valid("rm_b", others, NO_RM)
+state.keep_valid("rm_b", others, NO_RM)
 rm_b = pick[1].selectbox("Compare with (optional)", others, key="rm_b", format_func=_name,
                          placeholder=_name(NO_RM), persist_state="session",
                          help="A second RM: sort prompts by how much the two disagree and see both RMs' "
                               "picks side by side.")
-eta = float(pick[2].number_input("eta", min_value=common.ETA_FLOOR, max_value=1.0, step=0.01, format="%.4g",
+eta = float(pick[2].number_input("eta", min_value=state.ETA_FLOOR, max_value=1.0, step=0.01, format="%.4g",
                                  key="eta", persist_state="session",
                                  help="The top fraction of each prompt's pool the RM selects."))
 if note:
     st.warning(note, icon=":material/warning:")
-min_pool = common.min_pool_size(selection, [rm] if rm_b is NO_RM else [rm, rm_b])
+min_pool = selection.evaluation.min_pool_size
 if min_pool and eta < 1 / min_pool:
-    st.info(common.min_eta_note(min_pool), icon=":material/info:")
+    st.info(readings.min_eta_note(min_pool), icon=":material/info:")
 
 # --------------------------------------------------------------------- prompts
-table = common.prompt_table(view, rm, eta, rm_b)
-prompts = common.load_prompts(view.path, view.benchmark, view.stamp)
+table = data.computed(view, "prompt_table", rm, eta, rm_b)
+prompts = data.load_prompts(view.path, view.benchmark, view.stamp)
 orders = ["reta", "shortfall", "prompt"] if rm_b is NO_RM else ["reta", "shortfall", "gap", "overlap", "prompt"]
-common._valid("_insp_order", orders, "reta")
+state._valid("_insp_order", orders, "reta")
 filters = st.columns([3, 2])
 search = filters[0].text_input("Search prompts", key="_insp_search", placeholder="words of the prompt, or its id")
-order = filters[1].selectbox("Sort by", orders, key="_insp_order", format_func=analysis.INSPECTOR_ORDERS.get)
-listed = analysis.prompt_list(table, prompts, search, order)
+order = filters[1].selectbox("Sort by", orders, key="_insp_order", format_func=readings.PROMPT_ORDER_LABELS.get)
+listed = ev.prompt_list(table, prompts, search, order)
 if listed.empty:
     st.info(f"No prompt matches {search!r}.")
     st.stop()
@@ -98,7 +99,7 @@ st.dataframe(
                                                      help="Responses in both RMs' top eta / in either (Jaccard)."),
         "prompt": st.column_config.TextColumn("text", width="large"),
     })
-st.caption(f"{len(listed)} of {len(table)} prompts, {analysis.INSPECTOR_ORDERS[order]}. "
+st.caption(f"{len(listed)} of {len(table)} prompts, {readings.PROMPT_ORDER_LABELS[order]}. "
            "Select a row, or pick the prompt below.")
 
 ids = st.session_state["_insp_listed"]
@@ -106,20 +107,20 @@ asked = st.session_state.get("prompt")
 if asked is not None and str(asked) not in set(table["prompt_id"].astype(str)):
     st.warning(f"Prompt {str(asked)!r} is not in this benchmark (or category); showing {ids[0]!r}.",
                icon=":material/warning:")
-common.keep_valid("prompt", ids, ids[0])
-labels = dict(zip(ids, listed["prompt"].fillna("").map(lambda t: analysis.preview(t, 90))))
+state.keep_valid("prompt", ids, ids[0])
+labels = dict(zip(ids, listed["prompt"].fillna("").map(lambda t: ev.preview(t, 90))))
 prompt_id = st.selectbox("Prompt", ids, key="prompt", persist_state="session",
                          format_func=lambda p: f"{p} · {labels.get(p, '')}")
 row = listed[listed["prompt_id"].astype(str) == prompt_id].iloc[0]
 
 # --------------------------------------------------------------------- the chosen prompt
-texts = common.load_responses(view.path, view.benchmark, prompt_id, view.stamp)
-responses = analysis.with_texts(common.prompt_responses(view, rm, int(row["prompt_index"]), eta), texts)
+texts = data.load_responses(view.path, view.benchmark, prompt_id, view.stamp)
+responses = ev.with_texts(data.computed(view, "prompt_responses", rm, int(row["prompt_index"]), eta), texts)
 st.code("" if pd.isna(row["prompt"]) else str(row["prompt"]), language="markdown", wrap_lines=True)
 facts = st.columns(4)
 facts[0].metric("Responses", f"{int(row['n'])}")
 facts[1].metric("Pool mean oracle score", f"{row['mu']:.3f}")
-facts[2].metric("Top-eta oracle mean", f"{analysis.top_eta_oracle_mean(responses):.3f}",
+facts[2].metric("Top-eta oracle mean", f"{ev.top_eta_oracle_mean(responses):.3f}",
                 help=f"Mean oracle score of {rm}'s top eta of this pool, T_q(eta) (§3).")
 facts[3].metric("RETA of this prompt", "does not count" if pd.isna(row["reta"]) else f"{row['reta']:.3f}",
                 help=f"R_q(eta) of {rm} on this prompt (§3).")
@@ -128,7 +129,7 @@ prompt_key = abs(hash((rm, eta, prompt_id)))
 left, right = st.columns([1, 1])
 with left:
     scatter = charts.inspector_scatter(responses, selection.colors.get(rm, "#1F77B4"),
-                                       cut_score=analysis.cut_score(responses))
+                                       cut_score=ev.cut_score(responses))
     scatter.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0), margin=dict(b=40),
                           height=520)
     chart_key = f"inspector_scatter_{prompt_key}"
@@ -153,11 +154,11 @@ with right:
                                                     help="Its share of the top-eta mass (1 = wholly inside)."),
             "preview": st.column_config.TextColumn("start of the text", width="large"),
         })
-common.download_buttons("Responses", responses, scatter, key="inspector_responses_export")
+widgets.download_buttons("Responses", responses, scatter, key="inspector_responses_export")
 
 # --------------------------------------------------------------------- one response, as text
 response_ids = st.session_state["_insp_response_ids"]
-common._valid("_insp_response", response_ids, response_ids[0])
+state._valid("_insp_response", response_ids, response_ids[0])
 by_id = responses.set_index(responses["response_id"].astype(str))
 
 
@@ -174,12 +175,12 @@ st.caption("Shown as plain text: markdown and HTML in a response are not rendere
 # --------------------------------------------------------------------- two RMs side by side
 if rm_b is not NO_RM:
     st.subheader(f"{rm} vs {rm_b} on this prompt")
-    responses_b = analysis.with_texts(common.prompt_responses(view, rm_b, int(row["prompt_index"]), eta), texts)
-    means = {rm: analysis.top_eta_oracle_mean(responses), rm_b: analysis.top_eta_oracle_mean(responses_b)}
+    responses_b = ev.with_texts(data.computed(view, "prompt_responses", rm_b, int(row["prompt_index"]), eta), texts)
+    means = {rm: ev.top_eta_oracle_mean(responses), rm_b: ev.top_eta_oracle_mean(responses_b)}
     sides = st.columns(2)
     for side, (this, mine, theirs, other) in zip(sides, ((rm, responses, responses_b, rm_b),
                                                          (rm_b, responses_b, responses, rm))):
-        picks = analysis.top_eta_picks(mine, theirs)
+        picks = ev.top_eta_picks(mine, theirs)
         with side:
             st.metric(f"{this}: top-eta oracle mean", f"{means[this]:.3f}",
                       delta=f"{means[this] - means[other]:+.3f} vs {other}")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
-from reta_core import charts
+from pages.ui import data, state, widgets
+from reta_core import charts, readings
+from reta_core import evaluation as ev
 
-selection = common.page_header("Reliability")
+selection = state.page_header("Reliability")
 view, rms = selection.view, tuple(selection.rms)
-min_pool = common.require_counted_prompts(selection)
+min_pool = state.require_counted_prompts(selection)
 
 # --------------------------------------------------------------------- reliability map (§8)
 st.subheader("Reliability map")
@@ -23,10 +24,10 @@ bins = int(controls[0].number_input("Bins", min_value=2, max_value=100, value=20
 as_heatmap = controls[1].toggle("Heatmap", key="rel_heatmap",
                                 help="One row per RM, values in the cells (blue above the pool mean, red below).")
 with st.spinner("Computing the reliability map…"):
-    rel = common.reliability_map(view, rms, bins)
+    rel = data.computed(view, "reliability_map", rms, bins).table
 fig = charts.reliability_figure(rel, selection.colors, kind="heatmap" if as_heatmap else "lines")
 st.plotly_chart(fig, width="stretch", key="rel_chart")
-common.download_buttons("Reliability map", rel, fig, key="reliability_map")
+widgets.download_buttons("Reliability map", rel, fig, key="reliability_map")
 
 # --------------------------------------------------------------------- optimal quantile (§7)
 st.subheader("Optimal quantile")
@@ -34,7 +35,7 @@ st.caption("eta* is where the RM's RETA curve peaks (ties to the larger eta, onl
            "The gain is RETA(eta*) minus RETA at the smallest eta, i.e. over always taking the RM's top pick; "
            "the band is the 95 % bootstrap interval over prompts of RETA(eta*).")
 with st.spinner("Finding the optimal quantiles…"):
-    optimal = common.optimal_table(view, rms)
+    optimal = data.computed(view, "optimal_quantiles", rms)
 shown = optimal.assign(band=[f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(optimal["ci_low"], optimal["ci_high"])],
                        gain_band=[f"{lo:+.3f} to {hi:+.3f}" for lo, hi in zip(optimal["gain_ci_low"],
                                                                                optimal["gain_ci_high"])])
@@ -59,7 +60,7 @@ st.dataframe(
                                                        help="RETA(eta*) / RETA(top pick) − 1."),
     })
 st.markdown("\n".join(f"- {reading}" for reading in optimal["reading"]))
-common.download_buttons("Quantiles", optimal, key="optimal_quantiles")
+widgets.download_buttons("Quantiles", optimal, key="optimal_quantiles")
 
 # --------------------------------------------------------------------- RETA by category
 st.subheader("RETA by category")
@@ -67,26 +68,26 @@ if not selection.info["categories"]:
     st.info(f"Benchmark **{selection.benchmark}** has no prompt categories, so there is nothing to break down.",
             icon=":material/info:")
     st.stop()
-note = common.clean_eta(default=0.1)
+note = state.clean_eta(default=0.1)
 if note:
     st.warning(note, icon=":material/warning:")
 eta_cols = st.columns([1, 4], vertical_alignment="bottom")
-eta = float(eta_cols[0].number_input("eta", min_value=common.ETA_FLOOR, max_value=1.0, step=0.01, format="%.4g",
+eta = float(eta_cols[0].number_input("eta", min_value=state.ETA_FLOOR, max_value=1.0, step=0.01, format="%.4g",
                                      key="eta", persist_state="session",
                                      help="The top fraction selected by the RM; shared with the Curves page."))
 if selection.category:
     eta_cols[1].caption(f"Only category **{selection.category}** is chosen in the sidebar; choose "
-                        f"*{common.ALL_CATEGORIES}* to compare categories.")
+                        f"*{state.ALL_CATEGORIES}* to compare categories.")
 if eta < 1 / min_pool - 1e-12:
-    st.info(common.min_eta_note(min_pool), icon=":material/info:")
-by_category = common.category_reta(view, rms, eta)
-st.caption(f"RETA at eta = {common.fmt_eta(eta)} of each RM on each category's prompts "
-           f"({common.NORMALIZATION_LABELS[selection.normalization]}); hover a cell for its number of prompts.")
+    st.info(readings.min_eta_note(min_pool), icon=":material/info:")
+by_category = data.computed(view, "category_table", eta, rms)
+st.caption(f"RETA at eta = {readings.fmt_eta(eta)} of each RM on each category's prompts "
+           f"({readings.NORMALIZATION_LABELS[selection.normalization]}); hover a cell for its number of prompts.")
 heatmap = charts.category_heatmap(by_category, normalization=selection.normalization)
 st.plotly_chart(heatmap, width="stretch", key="rel_category_chart")
 with st.expander("Table"):
     st.dataframe(by_category, hide_index=True, width="stretch", key="rel_category_table",
                  column_config={"rm": st.column_config.TextColumn("RM"),
-                                "reta": st.column_config.NumberColumn(f"RETA@{common.fmt_eta(eta)}", format="%.3f"),
+                                "reta": st.column_config.NumberColumn(f"RETA@{readings.fmt_eta(eta)}", format="%.3f"),
                                 "n_prompts": st.column_config.NumberColumn("prompts")})
-common.download_buttons("By category", by_category, heatmap, key="reta_by_category")
+widgets.download_buttons("By category", by_category, heatmap, key="reta_by_category")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common
-from reta_core import analysis, charts
+from pages.ui import data, state, widgets
+from reta_core import charts, readings
+from reta_core import evaluation as ev
 
 STOPPED = "_stability_stopped"
 
-selection = common.page_header("Stability")
+selection = state.page_header("Stability")
 view, rms = selection.view, tuple(selection.rms)
-min_pool = common.require_counted_prompts(selection)
-sizes = analysis.stability_sizes(min_pool)
+min_pool = state.require_counted_prompts(selection)
+sizes = selection.evaluation.stability_sizes()
 st.markdown(
     f"For each sample size n, every prompt's pool is subsampled to n responses **B** times; each time RETA at "
     f"eta and BoN@n (the RM's single top pick) are computed as an evaluation with only n responses per prompt "
@@ -20,11 +21,11 @@ st.markdown(
     f"Sample sizes: n = {', '.join(map(str, sizes))} (up to the smallest pool, {min_pool}).")
 
 # --------------------------------------------------------------------- inputs
-note = common.clean_eta(default=0.1)
+note = state.clean_eta(default=0.1)
 if note:
     st.warning(note, icon=":material/warning:")
 inputs = st.columns(3, vertical_alignment="bottom")
-eta = float(inputs[0].number_input("eta", min_value=common.ETA_FLOOR, max_value=1.0, step=0.01, format="%.4g",
+eta = float(inputs[0].number_input("eta", min_value=state.ETA_FLOOR, max_value=1.0, step=0.01, format="%.4g",
                                    key="eta", persist_state="session",
                                    help="RETA's top fraction; shared with the Curves and Reliability pages. At "
                                         "n the top k = ceil(eta n) of the n responses are averaged."))
@@ -34,7 +35,7 @@ repeats = int(inputs[1].number_input("B (resamples per n)", min_value=2, max_val
 seed = int(inputs[2].number_input("Seed", min_value=0, max_value=2**32 - 1, value=0, step=1, key="stab_seed",
                                   persist_state="session", help="The same seed gives the same numbers."))
 key = (view, rms, eta, repeats, seed)
-table = common.cached_stability(*key)
+table = data.cached_stability(*key)
 
 # --------------------------------------------------------------------- run / stop
 if table is None:
@@ -53,31 +54,31 @@ if table is None:
         st.button("Stop", icon=":material/stop:", key="stab_stop",
                   on_click=lambda: st.session_state.__setitem__(STOPPED, key))
         bar = st.progress(0.0, text="Starting…")
-    table = common.run_stability(*key, progress=common.progress_callback(bar, "Resampling"))
+    table = data.stability(*key, progress=widgets.progress_callback(bar, "Resampling"))
     setup.empty()
 
 # --------------------------------------------------------------------- results
 st.subheader("Reading")
-st.info(analysis.stability_reading(table), icon=":material/lightbulb:")
+st.info(readings.stability_reading(table), icon=":material/lightbulb:")
 
 st.subheader("Spread as n grows")
 metric = st.segmented_control("Spread", ["std", "cv"], default="std", required=True, key="stab_metric",
                               format_func={"std": "standard deviation", "cv": "coefficient of variation"}.get)
 spread = charts.stability_figure(table, selection.colors, metric=metric)
 st.plotly_chart(spread, width="stretch", key="stab_spread_chart")
-same = analysis.bon_equivalent_sizes(table)
-st.caption(f"Solid: RETA@{common.fmt_eta(eta)}; dashed: BoN@n. Lower is steadier. At n = {sizes[-1]} "
+same = ev.bon_equivalent_sizes(table)
+st.caption(f"Solid: RETA@{readings.fmt_eta(eta)}; dashed: BoN@n. Lower is steadier. At n = {sizes[-1]} "
            "every resample of the smallest pools is the whole pool, so their spread vanishes."
-           + (f" At n = {', '.join(map(str, same))}, RETA@{common.fmt_eta(eta)} keeps k = 1 of the n responses: "
+           + (f" At n = {', '.join(map(str, same))}, RETA@{readings.fmt_eta(eta)} keeps k = 1 of the n responses: "
               "there it is BoN@n and the two lines coincide." if same else ""))
-common.download_buttons("Spread", table, spread, key="stability_spread")
+widgets.download_buttons("Spread", table, spread, key="stability_spread")
 
 st.subheader("Convergence to the exact values")
 converge = charts.convergence_figure(table, selection.colors)
 st.plotly_chart(converge, width="stretch", key="stab_convergence_chart")
 st.caption("Resampled means with ±2 standard errors; the dotted lines are the exact expectations of §4 "
            "they converge to.")
-common.download_buttons("Convergence", table, converge, key="stability_convergence")
+widgets.download_buttons("Convergence", table, converge, key="stability_convergence")
 
 st.subheader("Table")
 st.dataframe(table, hide_index=True, width="stretch", key="stab_table", column_config={

@@ -25,12 +25,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .scorers import is_baseline
+
 # Plotly's D3 palette without its grey (grey is for baselines): ten well-separated
 # hues that read on white and survive the common colour-vision deficiencies fairly.
 PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B",
            "#E377C2", "#17BECF", "#BCBD22")
 BASELINE_GREYS = ("#6E6E6E", "#A0A0A0", "#4A4A4A", "#BDBDBD")
-BASELINE_PREFIX = "baseline_"
 TEMPLATE = "plotly_white"
 FONT = dict(family="Inter, 'Helvetica Neue', Arial, sans-serif", size=14, color="#222222")
 
@@ -54,10 +55,6 @@ OUTSIDE_TOP = "outside the top eta"
 
 
 # ----------------------------------------------------------------------- colours
-def is_baseline(rm: str) -> bool:
-    return str(rm).startswith(BASELINE_PREFIX)
-
-
 def rm_dash(rm: str) -> str:
     """Line dash of an RM: baselines dashed, the others solid."""
     return "dash" if is_baseline(rm) else "solid"
@@ -181,14 +178,14 @@ def curves_figure(curves: pd.DataFrame, colors: dict, *, perfect: pd.DataFrame |
                   min_eta: float | None = None, marker_eta: float | None = None,
                   normalization: str = "ratio", title: str | None = None,
                   bon: pd.DataFrame | None = None) -> go.Figure:
-    """RETA curves on a log eta axis (RETA_SPEC §3, bands §6).
+    """RETA curves on a log eta axis (docs/metric.md §3, bands §6).
 
     ``curves``: ``rm, eta, reta`` and optionally ``ci_low, ci_high``.  Traces, in order:
     one band per RM (when the ci columns are there; not in the legend), one line per RM,
     the perfect ranking (``perfect``: a curve table of the RM = oracle, dashed black),
     the random ranking (1 for ratio, 0 for difference, none for raw).  Shapes: eta
     below ``min_eta`` (= 1/min N) shaded grey and labelled, and a vertical marker at
-    ``marker_eta``.  ``bon`` (``metrics.bon(...).table``: ``rm, n, bon``): each RM's
+    ``marker_eta``.  ``bon`` (``Evaluation.bon(...).table``: ``rm, n, bon``): each RM's
     BoN@n drawn as a star at ``eta = 1/n``, where the exact estimator's curve meets it.
     """
     _require(curves, ["rm", "eta", "reta"], "curves_figure")
@@ -281,9 +278,9 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def difference_figure(comparison: pd.DataFrame, *, marker_eta: float | None = None,
                       title: str | None = None) -> go.Figure:
-    """The paired difference RETA(A) - RETA(B) with its 95 % band (RETA_SPEC §6).
+    """The paired difference RETA(A) - RETA(B) with its 95 % band (docs/metric.md §6).
 
-    ``comparison``: ``metrics.compare_rms(...).table`` (``rm_a, rm_b, eta, diff,
+    ``comparison``: ``Evaluation.compare(...).table`` (``rm_a, rm_b, eta, diff,
     ci_low, ci_high, p_a_better, significant``).  Traces: band, difference, the
     significant stretches (thick, NaN elsewhere), zero line.  Every significant
     stretch is also shaded (one rect shape per run of significant etas, blue where A
@@ -378,7 +375,7 @@ RELIABILITY_Y = "mean J / mu (oracle relative to pool mean)"
 
 
 def reliability_figure(rel: pd.DataFrame, colors: dict, kind: str = "lines") -> go.Figure:
-    """The reliability map (RETA_SPEC §8) from ``metrics.reliability_map(...).table``
+    """The reliability map (docs/metric.md §8) from ``Evaluation.reliability_map(...).table``
     (``rm, bin, u_low, u_high, mean_normalized_oracle, n_responses``).
 
     ``lines``: one line per RM, x = bin midpoint, y = mean J/mu, and the pool mean at 1.
@@ -424,7 +421,7 @@ STABILITY_Y = {"std": "spread across repeats (standard deviation)",
 
 
 def stability_figure(table: pd.DataFrame, colors: dict, metric: str = "std") -> go.Figure:
-    """Spread of the resampled estimate vs the sample size n (RETA_SPEC §5).
+    """Spread of the resampled estimate vs the sample size n (docs/metric.md §5).
 
     ``table``: ``rm, n, estimator, mean, std, cv`` (``estimator`` like ``RETA@0.1`` or
     ``BoN@n``).  One trace per (RM, estimator): RETA solid, BoN dashed, in the RM's
@@ -451,7 +448,7 @@ def stability_figure(table: pd.DataFrame, colors: dict, metric: str = "std") -> 
 
 def convergence_figure(table: pd.DataFrame, colors: dict) -> go.Figure:
     """Resampled means with ±2 standard errors vs the exact values as n grows
-    (RETA_SPEC §4-§5).
+    (docs/metric.md §4-§5).
 
     ``table``: ``rm, n, estimator, mean`` plus ``se`` or ``std`` and ``repeats``
     (``se = std / sqrt(repeats)``), and optionally ``exact``.  Per (RM, estimator): the

@@ -26,14 +26,12 @@ import numpy as np
 import pandas as pd
 
 from .errors import RetaInputError, one_line, show
+from .evaluation import DEFAULT_BOOTSTRAP, DEFAULT_REPEATS, NORMALIZATIONS
 
-PROG = "python -m reta_core"
+PROG = "reta" if Path(sys.argv[0]).name == "reta" else "python -m reta_core"  # the console command, or -m
 FORMATS = ("table", "csv", "json")
 ESTIMATORS = ("pool", "exact", "resample")
-NORMALIZATIONS = ("ratio", "difference", "raw")  # metrics.NORMALIZATIONS (checked there too)
 CHART_EXTENSIONS = ("html", "png", "svg", "pdf", "csv")
-DEFAULT_RESAMPLE_REPEATS = 200
-DEFAULT_BOOTSTRAP = 1000
 
 
 class UsageError(RetaInputError):
@@ -63,25 +61,22 @@ def note(message: str) -> None:
 
 
 class Progress:
-    """A tqdm bar on stderr when stderr is a terminal; silent when piped.
-
-    :meth:`fraction` is reta_core's ``progress(fraction, message)`` (demo, ingest),
-    :meth:`count` its ``progress(done, total)`` (resampling, one RM after another)."""
+    """A tqdm bar on stderr when stderr is a terminal (silent when piped), with
+    throughput and time left.  :meth:`update` is reta_core's one progress callback,
+    ``progress(done, total, message)`` (:mod:`reta_core.progress`)."""
 
     def __init__(self, desc: str, unit: str = "%"):
         from tqdm import tqdm
 
-        shape = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}{postfix}" if unit == "%" else None
-        self.bar = tqdm(total=100 if unit == "%" else None, desc=desc, unit=unit, leave=False,
-                        bar_format=shape, file=sys.stderr, disable=not _stderr_tty())
+        self.bar = tqdm(total=None, desc=desc, unit=unit, leave=False, file=sys.stderr,
+                        disable=not _stderr_tty(), dynamic_ncols=True)
 
-    def fraction(self, fraction: float, message: str) -> None:
-        self.bar.set_postfix_str(message, refresh=False)
-        self.bar.update(int(round(100 * min(max(fraction, 0.0), 1.0))) - self.bar.n)
-
-    def count(self, done: int, total: int) -> None:
+    def update(self, done: float, total: float, message: str = "") -> None:
         if self.bar.total != total:
             self.bar.total = total
+            self.bar.refresh()
+        if message:
+            self.bar.set_postfix_str(str(message), refresh=False)
         self.bar.update(done - self.bar.n)
 
     def __enter__(self):
@@ -168,11 +163,11 @@ def emit(text: str, out: str | None) -> None:
 
 
 def report_excluded(excluded: pd.DataFrame) -> None:
-    """One stderr line per RM and exclusion reason (RETA_SPEC §1: never silent)."""
-    for row in excluded.itertuples(index=False):
-        count = int(row.n_prompts)
-        note(f"note: {row.rm}: {count:,} prompt{'s do' if count != 1 else ' does'} not count "
-             f"({row.reason})")
+    """One stderr line per RM and exclusion reason (docs/metric.md §1: never silent)."""
+    from .readings import excluded_lines
+
+    for line in excluded_lines(excluded):
+        note(f"note: {line}")
 
 
 # ------------------------------------------------------------------------ helpers
@@ -201,15 +196,14 @@ def parse_etas(text: str) -> np.ndarray:
     return metrics.check_etas(values)
 
 
-def load(args, rms=None):
-    """(pool, oracle, benchmark info) for ``args.benchmark``, with the chosen oracle
-    (default: the benchmark's) and ``rms`` (None: all), restricted to ``--category``."""
-    store = _store(args)
-    info = store.benchmark_info(args.benchmark)
-    oracle = getattr(args, "oracle", None) or info["default_oracle"]
-    pool = store.load_pool(args.benchmark, oracles=[oracle], rms=rms,
-                           category=getattr(args, "category", None))
-    return pool, oracle, info
+def evaluation(args, rms=None):
+    """The :class:`~reta_core.evaluation.Evaluation` the options describe: benchmark,
+    oracle (default: the benchmark's), normalisation, category and RMs (None: all)."""
+    from .evaluation import Evaluation
+
+    return Evaluation.from_store(_store(args), args.benchmark, getattr(args, "oracle", None),
+                                 getattr(args, "normalization", "ratio"),
+                                 category=getattr(args, "category", None), rms=rms)
 
 
 def _describe(args, oracle: str, extra: str = "") -> str:
@@ -225,7 +219,7 @@ def _min_n_note(sizes: dict, limit_name: str = "1/min N") -> str:
     else:
         text = "min N: " + ", ".join(f"{rm} {n}" for rm, n in sizes.items())
     return (f"* eta below {limit_name} ({text}): the smallest pools hold less than one response "
-            "in the top eta, so the value there is the top-1 value (RETA_SPEC §3).\n")
+            "in the top eta, so the value there is the top-1 value (docs/metric.md §3).\n")
 
 
 # ------------------------------------------------------------------------ commands
@@ -235,7 +229,7 @@ def cmd_demo(args) -> int:
     with Progress("building the demo") as bar:
         report = build_demo(_store(args), name=args.benchmark, n_prompts=args.prompts,
                             n_responses=args.responses, seed=args.seed, replace=args.replace,
-                            progress=bar.fraction)
+                            progress=bar.update)
     print(report.to_text())
     return 0
 
@@ -248,7 +242,7 @@ def cmd_ingest(args) -> int:
         report = import_benchmark(_store(args), args.file, args.benchmark, args.oracle,
                                   rm_cols=rm_cols, replace=args.replace,
                                   description=args.description, baselines=not args.no_baselines,
-                                  progress=bar.fraction)
+                                  progress=bar.update)
     print(report.to_text())
     if rm_cols is None:
         taken = [r for r in report.rms if r not in report.baselines]
@@ -268,7 +262,7 @@ def cmd_add_scores(args) -> int:
     with Progress("adding scores") as bar:
         report = add_rm_scores(_store(args), args.file, args.benchmark, args.rm,
                                score_column=args.score_column, replace=args.replace,
-                               description=args.description, progress=bar.fraction)
+                               description=args.description, progress=bar.update)
     print(report.to_text())
     return 0
 
@@ -327,43 +321,31 @@ def _check_reta_options(args) -> None:
 
 
 def cmd_reta(args) -> int:
-    from . import analysis, metrics
-
     _check_reta_options(args)
-    metrics.check_normalization(args.normalization)
     etas = parse_etas(args.eta) if args.eta is not None else None
-    pool, oracle, _ = load(args, rms=args.rm)
-    rankings = metrics.rank_all(pool, oracle)
-    sizes = {rm: metrics.eligibility(r, args.normalization).min_pool_size
-             for rm, r in rankings.items()}
-    min_n = metrics.min_pool_size(rankings, args.normalization)
-    if etas is None:
-        etas = metrics.default_eta_grid(min_n)
+    ev = evaluation(args, rms=args.rm)
     n = args.n
-    if args.estimator != "pool" and n is None:
-        if min_n < 2:
-            raise RetaInputError(f"no prompt counts for the chosen RMs of {args.benchmark}, so "
-                                 "there is no smallest pool to default --n to")
-        n = min_n
+    if args.estimator != "pool" and n is None and ev.min_pool_size < 2:
+        raise RetaInputError(f"no prompt counts for the chosen RMs of {args.benchmark}, so "
+                             "there is no smallest pool to default --n to")
     if args.estimator == "resample":
-        repeats = DEFAULT_RESAMPLE_REPEATS if args.repeats is None else args.repeats
+        repeats = DEFAULT_REPEATS if args.repeats is None else args.repeats
         with Progress("resampling", unit="repeat") as bar:
-            result = metrics.resample_reta(pool, n, etas, repeats=repeats, seed=args.seed,
-                                           normalization=args.normalization, progress=bar.count,
-                                           rankings=rankings)
+            result = ev.resampled(n, etas, repeats=repeats, seed=args.seed, progress=bar.update)
+        n = int(result.table["n"].iloc[0])
         table = result.table.rename(columns={"mean": "reta"})
         out = table[["rm", "eta", "reta", "std", "n_prompts"]]
         shown = table[["rm", "eta", "k", "reta", "std", "n_prompts"]]
-        header = _describe(args, oracle, f" · resampled at n = {n}, {repeats} repeats, "
-                                         f"seed {args.seed}")
+        header = _describe(args, ev.oracle, f" · resampled at n = {n}, {repeats} repeats, "
+                                            f"seed {args.seed}")
         footer = "k: responses kept of each n-subset's top eta; k = 1 is BoN@n.\n"
     else:
         n_boot = DEFAULT_BOOTSTRAP if args.repeats is None else args.repeats
+        if args.estimator == "exact":
+            n = ev.check_n(n, ev.rankings())
         with Progress("bootstrap" if args.ci else "curves", unit="RM") as bar:
-            result = analysis.curves_by_rm(pool, rankings, etas, progress=bar.count,
-                                           normalization=args.normalization,
-                                           estimator=args.estimator, n=n, ci=args.ci,
-                                           n_boot=n_boot, seed=args.seed)
+            result = ev.curves(None, etas, estimator=args.estimator, n=n, ci=args.ci, n_boot=n_boot,
+                               seed=args.seed, progress=bar.update)
         table = result.table
         columns = ["rm", "eta", "reta"] + (["ci_low", "ci_high"] if args.ci else []) + ["n_prompts"]
         out = table[columns]
@@ -371,13 +353,13 @@ def cmd_reta(args) -> int:
         extra = f" · exact at n = {n}" if args.estimator == "exact" else " · pool estimator"
         if args.ci:
             extra += f" · 95 % bootstrap band (B = {n_boot}, seed {args.seed})"
-        header = _describe(args, oracle, extra)
+        header = _describe(args, ev.oracle, extra)
         if not table["below_min_eta"].any():
             footer = ""
         elif args.estimator == "exact":
-            footer = f"* eta below 1/n = 1/{n}: k = 1, so the value is BoN@{n} (RETA_SPEC §4).\n"
+            footer = f"* eta below 1/n = 1/{n}: k = 1, so the value is BoN@{n} (docs/metric.md §4).\n"
         else:
-            footer = _min_n_note(sizes)
+            footer = _min_n_note(ev.rm_min_pool_sizes())
     report_excluded(result.excluded)
     if args.format == "table":
         fmt = {"eta": ".4g", "reta": ".4f", "ci_low": ".4f", "ci_high": ".4f", "std": ".4f",
@@ -390,7 +372,7 @@ def cmd_reta(args) -> int:
 
 def leaderboard_columns(table: pd.DataFrame, ci: bool) -> list[str]:
     """The CLI's leaderboard columns, in order (band columns next to their value)."""
-    from .analysis import LEADERBOARD_ETAS, eta_label
+    from .evaluation import LEADERBOARD_ETAS, eta_label
 
     values = ["reta_at_eta_star"] + [eta_label(e) for e in LEADERBOARD_ETAS]
     columns = ["rm", "pairwise_accuracy", "spearman", "kendall", "bon", "eta_star"]
@@ -401,25 +383,26 @@ def leaderboard_columns(table: pd.DataFrame, ci: bool) -> list[str]:
 
 
 def cmd_leaderboard(args) -> int:
-    from . import analysis
+    from .evaluation import rms_not_beating_length
+    from .scorers import BASELINE_LENGTH
 
-    pool, oracle, _ = load(args)
-    board = analysis.leaderboard(pool, oracle, n=args.n, normalization=args.normalization,
-                                 ci=args.ci, seed=args.seed)
+    ev = evaluation(args)
+    with Progress("leaderboard", unit="RM") as bar:
+        board = ev.leaderboard(n=args.n, ci=args.ci, seed=args.seed, progress=bar.update)
     table = board.table
     out = table[leaderboard_columns(table, args.ci)]
     report_excluded(board.excluded)
-    for rm in analysis.rms_not_beating_length(table):
+    for rm in rms_not_beating_length(table):
         note(f"warning: {rm} does not beat the length baseline: its RETA(eta*) is not above "
-             f"{analysis.LENGTH_BASELINE}'s")
+             f"{BASELINE_LENGTH}'s")
     if args.format == "table":
         shown = out.assign(rm=[f"{r} (baseline)" if b else r
                                for r, b in zip(out["rm"], out["is_baseline"])]).drop(columns="is_baseline")
         fmt = {c: ".4f" for c in shown.columns if c not in ("rm", "eta_star", "n_prompts")}
         fmt.update(eta_star=".3g", n_prompts=",")
-        header = _describe(args, oracle, f" · BoN@{board.n} · min N = {board.min_pool_size}"
-                                         + (" · 95 % bootstrap bands" if args.ci else ""))
-        footer = ("Sorted by RETA(eta*); eta* is where the RM's pool curve peaks (RETA_SPEC §7), "
+        header = _describe(args, ev.oracle, f" · BoN@{board.n} · min N = {board.min_pool_size}"
+                                            + (" · 95 % bootstrap bands" if args.ci else ""))
+        footer = ("Sorted by RETA(eta*); eta* is where the RM's pool curve peaks (docs/metric.md §7), "
                   "reta_X is RETA at eta = X.\n")
         emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
     else:
@@ -441,30 +424,27 @@ def chart_format(out: str) -> str:
 
 
 def cmd_export_chart(args) -> int:
-    from . import analysis, charts, export, metrics
+    from . import charts, export
 
     fmt = chart_format(args.out)
     if args.n is not None and args.estimator != "exact":
         raise UsageError("export-chart: --n applies to --estimator exact")
-    metrics.check_normalization(args.normalization)
     marker = float(parse_etas(args.eta)[0]) if args.eta is not None else None
-    pool, oracle, info = load(args, rms=args.rm)
+    ev = evaluation(args, rms=args.rm)
     with Progress("bootstrap", unit="RM") as bar:
-        data = analysis.curves_chart_data(pool, oracle, normalization=args.normalization,
-                                          estimator=args.estimator, n=args.n, ci=True,
-                                          include=() if marker is None else (marker,),
-                                          progress=bar.count)
+        data = ev.curves_chart(estimator=args.estimator, n=args.n, ci=True,
+                               include=() if marker is None else (marker,), progress=bar.update)
     report_excluded(data.excluded)
     path = Path(args.out).expanduser()
     if fmt == "csv":
         emit(export.table_to_csv_bytes(data.table()).decode("utf-8"), str(path))
         return 0
-    colors = charts.rm_colors([r["name"] for r in info["rms"]])
+    colors = charts.rm_colors([r["name"] for r in _store(args).benchmark_info(args.benchmark)["rms"]])
     estimator = f"exact at n = {data.n}" if args.estimator == "exact" else "pool estimator"
     where = f", category {args.category}" if args.category else ""
     fig = charts.curves_figure(data.curves, colors, perfect=data.perfect, min_eta=data.min_eta,
                                marker_eta=marker, normalization=args.normalization, bon=data.bon,
-                               title=f"RETA curves: {args.benchmark}{where} (oracle {oracle}, "
+                               title=f"RETA curves: {args.benchmark}{where} (oracle {ev.oracle}, "
                                      f"{estimator})")
     export.write_figure(fig, path)
     note(f"wrote {path}")
@@ -612,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("reta", cmd_reta, "RETA curves of RMs",
                 "RETA of the chosen RMs (default: all) at the chosen etas (default: the "
-                "RETA_SPEC §10 grid). Estimators: pool (§3, default), exact at sample size n "
+                "§10 grid of docs/metric.md). Estimators: pool (§3, default), exact at sample size n "
                 "(§4), resample at n (§5; reta is the resampled mean, with its std). n defaults "
                 "to the smallest pool. Prompts that do not count are reported on stderr.",
                 ["reta --benchmark demo --eta 0.05,0.1,0.25",
@@ -632,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add 95 %% bootstrap bands over prompts (ci_low, ci_high)")
     p.add_argument("--repeats", type=int, metavar="B",
                    help=f"bootstrap resamples with --ci (default {DEFAULT_BOOTSTRAP}) or "
-                        f"repeats with resample (default {DEFAULT_RESAMPLE_REPEATS})")
+                        f"repeats with resample (default {DEFAULT_REPEATS})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     fmt_out(p)
 
@@ -683,7 +663,7 @@ def _oracle_options(p) -> None:
     p.add_argument("--oracle", metavar="NAME", help="the oracle (default: the benchmark's)")
     p.add_argument("--category", metavar="NAME", help="only the prompts of this category")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="ratio",
-                   help="ratio (default), difference or raw (RETA_SPEC §3)")
+                   help="ratio (default), difference or raw (docs/metric.md §3)")
 
 
 def _int_at_least(low: int):
@@ -733,3 +713,8 @@ def main(argv=None) -> int:
         note(f"error: unexpected failure{where}: {type(exc).__name__}: {one_line(exc)} "
              "(please report)")
         return 1
+
+
+def main_exit() -> None:
+    """The ``reta`` console command (``pip install .``): ``python -m reta_core``."""
+    sys.exit(main())

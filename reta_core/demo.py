@@ -1,7 +1,7 @@
 """The embedded demo benchmark: a synthetic, seeded stand-in for a real RM benchmark.
 
 :func:`generate_demo` builds a benchmark shaped like the ones RETA is meant for
-(RETA_SPEC §1): prompts in five categories (chat, coding, math, reasoning, safety),
+(docs/metric.md §1): prompts in five categories (chat, coding, math, reasoning, safety),
 each with a pool of responses from one (synthetic) reference policy, an LLM-judge-like
 oracle ``judge_score`` (whole numbers 1-10, so ties occur) and six reward models whose
 characters are known by construction, so every RETA curve shape the project explains
@@ -52,6 +52,8 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+from .progress import ensure as ensure_progress
 
 CATEGORIES = ("chat", "coding", "math", "reasoning", "safety")
 ORACLE_COLUMN = "judge_score"
@@ -276,7 +278,7 @@ def _rm_length_biased(latent: _Latent, rng: np.random.Generator) -> np.ndarray:
     (the longest of each pool, with low true quality) take its top ranks.
 
     Below those it still follows quality somewhat, so its RETA curve starts below 1,
-    rises to a peak at an ``eta*`` of roughly 0.2-0.4 and is not monotone (spec §7):
+    rises to a peak at an ``eta*`` of roughly 0.2-0.4 and is not monotone (docs/metric.md §7):
     choosing among its top ``eta*`` beats taking its top pick.
     """
     return (1.5 * latent.length / 1000.0 + 0.8 * latent.quality
@@ -476,7 +478,7 @@ def generate_demo(n_prompts: int = 400, n_responses: int = 64, seed: int = 0,
     seed : int
         Seed of ``numpy.random.default_rng``; the same seed gives the same frame.
     progress : callable, optional
-        Called as ``progress(fraction_done, message)`` a few times.
+        Called as ``progress(done, total, message)`` (percent) a few times.
 
     Returns
     -------
@@ -484,24 +486,24 @@ def generate_demo(n_prompts: int = 400, n_responses: int = 64, seed: int = 0,
     """
     if n_prompts < 1 or n_responses < 2:
         raise ValueError("the demo needs n_prompts >= 1 and n_responses >= 2")
-    report = progress if progress is not None else (lambda fraction, message: None)
+    report = ensure_progress(progress)
     P, N = int(n_prompts), int(n_responses)
     rng = np.random.default_rng(seed)
 
-    report(0.0, "sampling prompts, true quality and judge scores")
+    report(0, 100, "sampling prompts, true quality and judge scores")
     category, base, quality, judge, parts = _sample_latent(rng, P, N)
 
-    report(0.25, "assembling synthetic response texts")
+    report(25, 100, "assembling synthetic response texts")
     responses, n_chars = _response_texts(parts)
     latent = _Latent(category=category, base=base, quality=quality, length=n_chars,
                      adversarial=parts["opener"] >= len(_OPENERS[0]))
 
-    report(0.6, "scoring responses with the demo reward models")
+    report(60, 100, "scoring responses with the demo reward models")
     rm_rngs = rng.spawn(len(_RM_BUILDERS))
     scores = {name: build(latent, r).reshape(-1)
               for (name, build), r in zip(_RM_BUILDERS.items(), rm_rngs)}
 
-    report(0.8, "building the table")
+    report(80, 100, "building the table")
     numbers, width = np.arange(1, P + 1), max(5, len(str(P)))
     prompt_ids = _ids("demo-p", numbers, width)
     templates = rng.integers(0, len(_PROMPTS[0]), size=P)
@@ -521,7 +523,7 @@ def generate_demo(n_prompts: int = 400, n_responses: int = 64, seed: int = 0,
         ORACLE_COLUMN: judge.reshape(-1).astype(np.float64),
         **{name: s.astype(np.float64) for name, s in scores.items()},
     })
-    report(1.0, f"demo ready: {P} prompts x {N} responses")
+    report(100, 100, f"demo ready: {P} prompts x {N} responses")
     return DemoBenchmark(
         frame=frame,
         oracle_columns=[ORACLE_COLUMN],
@@ -539,17 +541,17 @@ def build_demo(store, name: str = DEMO_NAME, n_prompts: int = 400, n_responses: 
     """Generate the demo benchmark and import it into ``store`` (the same validated,
     all-or-nothing path as a user's file).  Returns the :class:`ImportReport`.
 
-    ``progress(fraction, message)``: generation takes the first half, the import the rest.
+    ``progress(done, total, message)``: generation takes the first half, the import the rest.
     """
     from .ingest import import_frame  # ingest does not need the demo: import it lazily
 
-    def part(offset):
+    def part(start):
         if progress is None:
             return None
-        return lambda fraction, message: progress(offset + 0.5 * fraction, message)
+        return lambda done, total, message="": progress(start + 50 * done / total, 100, message)
 
-    demo = generate_demo(n_prompts=n_prompts, n_responses=n_responses, seed=seed, progress=part(0.0))
+    demo = generate_demo(n_prompts=n_prompts, n_responses=n_responses, seed=seed, progress=part(0))
     return import_frame(store, demo.frame, name, demo.oracle_columns, demo.rm_columns,
-                        replace=replace, description=demo.description, progress=part(0.5),
+                        replace=replace, description=demo.description, progress=part(50),
                         source_name=f"demo generator (seed {seed})",
                         rm_descriptions=demo.rm_descriptions)

@@ -81,9 +81,9 @@ class _ImageServer:
         self._atexit = False
 
     def _server_alive(self, kaleido) -> bool:
-        server = kaleido._global_server  # noqa: SLF001 (no public liveness check)
-        thread = getattr(server, "_thread", None)
-        return server.is_running() and (thread is None or thread.is_alive())
+        from .compat import kaleido_server_alive
+
+        return kaleido_server_alive(kaleido)
 
     def _ensure(self, chrome: str):
         import kaleido

@@ -38,54 +38,27 @@ get the same scores).
 """
 from __future__ import annotations
 
-import re
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Callable
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from . import metrics
 from .errors import RetaInputError, show
 from .pool import Pool
-from .store import Store, arrow_pool, first_row, quote_ident, utc_now
+from .progress import ensure as ensure_progress
+from .scorers import (BASELINE_DESCRIPTIONS, BASELINE_LENGTH, BASELINE_RANDOM, BASELINE_RANDOM_SEED,  # noqa: F401
+                      BASELINES, baseline_scores)
+from .source import (FORMATS, MISSING_TOKENS, UPLOAD_TYPES, Source, describe_file, file_suffix,  # noqa: F401
+                     staged_upload)
+from .store import Store, arrow_pool, utc_now
 
-BASELINE_LENGTH = "baseline_length"
-BASELINE_RANDOM = "baseline_random"
-BASELINE_RANDOM_SEED = 2504_14838  # the RETA paper's arXiv number
-BASELINE_DESCRIPTIONS = {
-    BASELINE_LENGTH: "Baseline (no model): the response's length in characters; "
-                     "longer scores higher.",
-    BASELINE_RANDOM: f"Baseline (no model): uniform random scores from numpy "
-                     f"default_rng({BASELINE_RANDOM_SEED}) over the responses sorted by "
-                     f"response_id; its RETA is about 1.",
-}
 REQUIRED_COLUMNS = ("prompt_id", "response_id")
 TEXT_COLUMNS = ("prompt", "response", "category", "policy")
-MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none")
-FORMATS = {  # suffix -> (format name, DuckDB reader call with one ? for the path)
-    ".csv": ("CSV", "read_csv(?, header = true, all_varchar = true)"),
-    ".csv.gz": ("CSV", "read_csv(?, header = true, all_varchar = true)"),
-    ".parquet": ("Parquet", "read_parquet(?)"),
-    ".jsonl": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
-    ".ndjson": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
-    ".jsonl.gz": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
-    ".ndjson.gz": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
-    ".json": ("JSON", "read_json(?, format = 'auto', sample_size = -1)"),
-}
-_NUMERIC_TYPE = re.compile(
-    r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*)$")
-_TYPED_SCORE = re.compile(r"^(BOOLEAN|\"?NULL\"?)$")
-
-Progress = Callable[[float, str], None]
-EXCLUSION_REASONS = {
-    "fewer_than_2_scored": "with fewer than 2 scored responses",
-    "mean_oracle_not_positive": "with mean oracle <= 0 (ratio normalisation)",
+EXCLUSION_REASONS = {  # the report's keys for the §1 reasons of reta_core.metrics
+    "fewer_than_2_scored": metrics.REASON_FEW,
+    "mean_oracle_not_positive": metrics.REASON_MU,
 }
 
 
@@ -97,7 +70,7 @@ class ImportReport:
     ``coverage``: per RM written, the share of the benchmark's responses with a finite
     score.  ``missing``: per oracle/RM column of the file, the empty or NaN cells.
     ``excluded``: per oracle (alone) and per RM (with the default oracle), how many
-    prompts will not count and why (RETA_SPEC §1), keyed by
+    prompts will not count and why (docs/metric.md §1), keyed by
     :data:`EXCLUSION_REASONS`.
     """
 
@@ -145,200 +118,13 @@ class ImportReport:
                 for r in self.rms) + ".")
         parts = []
         for scorer, reasons in self.excluded.items():
-            counts = [f"{n:,} {EXCLUSION_REASONS[k]}" for k, n in reasons.items() if n]
+            counts = [f"{n:,} with {EXCLUSION_REASONS[k]}" for k, n in reasons.items() if n]
             if counts:
                 pair = "" if scorer in self.oracles else f" (with {self.default_oracle})"
                 parts.append(f"{scorer}{pair}: " + ", ".join(counts))
         lines.append("Prompts that will not count: " + ("; ".join(parts) if parts else "none")
                      + ".")
         return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------ source
-class _Source:
-    """A user file or DataFrame, read into table ``src`` of an in-memory DuckDB.
-
-    ``src`` keeps the input's row order, so ``rowid + 1`` is the 1-based data row.
-    """
-
-    def __init__(self, data, source_name: str | None = None):
-        is_frame = isinstance(data, pd.DataFrame)
-        self.label = source_name or ("DataFrame" if is_frame else Path(data).name)
-        self.con = duckdb.connect()
-        try:
-            if is_frame:
-                self._load_frame(data)
-            else:
-                self._load_file(Path(data).expanduser())
-            self._normalise()
-            described = self.con.execute("DESCRIBE src").fetchall()
-            self.types = {row[0]: row[1] for row in described}
-            self.columns = list(self.types)
-            self.n_rows, blank = self.first(
-                "SELECT count(*), count(*) FILTER (WHERE COLUMNS(*) IS NULL) FROM src")
-            if self.n_rows == blank:  # no rows, or only empty ones
-                raise self.error("the file has no data rows")
-        except BaseException:
-            self.con.close()
-            raise
-
-    def close(self):
-        self.con.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _normalise(self):
-        """Drop the index columns pandas writes into Parquet; turn JSON-typed columns
-        (JSON Lines fields of mixed types) into plain text ('"x"' becomes 'x')."""
-        for column, kind in self.con.execute("SELECT column_name, data_type FROM "
-                                             "information_schema.columns WHERE table_name = "
-                                             "'src'").fetchall():
-            q = quote_ident(column)
-            if re.fullmatch(r"__index_level_\d+__", column):
-                self.con.execute(f"ALTER TABLE src DROP COLUMN {q}")
-            elif kind == "JSON":
-                self.con.execute(f"ALTER TABLE src ALTER {q} TYPE VARCHAR USING ({q} ->> '$')")
-
-    def _load_frame(self, frame: pd.DataFrame):
-        frame = frame.reset_index(drop=True)
-        frame.columns = [str(c) for c in frame.columns]
-        self.con.register("_reta_frame", frame)
-        try:
-            self.con.execute("CREATE TABLE src AS SELECT * FROM _reta_frame")
-        except duckdb.Error as exc:
-            raise self.error(f"cannot be read: {_first_line(exc)}") from exc
-        finally:
-            self.con.unregister("_reta_frame")
-
-    def _load_file(self, path: Path):
-        name = path.name.lower()
-        suffix = next((s for s in sorted(FORMATS, key=len, reverse=True) if name.endswith(s)),
-                      None)
-        if suffix is None:
-            raise self.error("unknown file type; use one of " + ", ".join(FORMATS))
-        if not path.is_file():
-            raise self.error(f"file not found ({path})")
-        if path.stat().st_size == 0:
-            raise self.error("the file is empty")
-        fmt, reader = FORMATS[suffix]
-        try:
-            self.con.execute(f"CREATE TABLE src AS SELECT * FROM {reader}", [str(path)])
-        except duckdb.Error as exc:
-            raise self.error(f"cannot be read as {fmt}: {_first_line(exc)}") from exc
-
-    # ---------------------------------------------------------------- messages
-    def error(self, problem: str, row=None, column=None) -> RetaInputError:
-        where = [f"row {row}"] if row is not None else []
-        if column is not None:
-            where.append(f"column {show(column)}")
-        return RetaInputError(f"{self.label}: " + (", ".join(where) + ": " if where else "")
-                              + problem)
-
-    def listing(self) -> str:
-        return ", ".join(map(show, self.columns))
-
-    def require_columns(self, columns, role: str):
-        for col in columns:
-            if col not in self.types:
-                raise self.error(f"no column {show(col)} ({role}); it has columns: "
-                                 f"{self.listing()}")
-
-    def first(self, sql: str, params=()):
-        return first_row(self.con, sql, list(params))
-
-    # ---------------------------------------------------------------- values
-    def text_expr(self, col: str | None) -> str:
-        return f"CAST({quote_ident(col)} AS VARCHAR)" if col in self.types else "NULL::VARCHAR"
-
-    def _is_typed_number(self, col) -> bool:
-        return bool(_NUMERIC_TYPE.match(self.types[col]) or _TYPED_SCORE.match(self.types[col]))
-
-    def score_expr(self, col: str) -> str:
-        """SQL for column ``col`` as DOUBLE: NULL for empty, NaN and missing tokens."""
-        q = quote_ident(col)
-        if self._is_typed_number(col):
-            value = f"CAST({q} AS DOUBLE)"
-        else:
-            text = f"trim(CAST({q} AS VARCHAR))"
-            value = (f"CASE WHEN lower({text}) IN {_tokens_sql()} THEN NULL "
-                     f"ELSE TRY_CAST({text} AS DOUBLE) END")
-        return f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
-
-    def looks_numeric(self, col: str) -> bool:
-        """For ``rm_cols=None``: a numeric type, or text whose non-empty cells are all
-        numbers (and there is at least one)."""
-        if _NUMERIC_TYPE.match(self.types[col]):
-            return True
-        if self.types[col] != "VARCHAR":
-            return False
-        bad, good = self.first(
-            f"SELECT count(*) FILTER (WHERE v IS NOT NULL AND lower(v) NOT IN {_tokens_sql()} "
-            f"AND TRY_CAST(v AS DOUBLE) IS NULL), count(TRY_CAST(v AS DOUBLE)) "
-            f"FROM (SELECT trim({quote_ident(col)}) AS v FROM src)")
-        return bad == 0 and good > 0
-
-    def check_scores(self, col: str):
-        """Every cell of ``col`` empty, NaN or a finite number."""
-        q = quote_ident(col)
-        if not self._is_typed_number(col):
-            text = f"trim(CAST({q} AS VARCHAR))"
-            bad = self.first(
-                f"SELECT rowid + 1, CAST({q} AS VARCHAR) FROM src WHERE {q} IS NOT NULL "
-                f"AND lower({text}) NOT IN {_tokens_sql()} AND TRY_CAST({text} AS DOUBLE) IS NULL "
-                f"ORDER BY rowid LIMIT 1")
-            if bad:
-                raise self.error(f"not a number: {show(bad[1])}", row=bad[0], column=col)
-        bad = self.first(f"SELECT rowid + 1, CAST({self.score_expr(col)} AS VARCHAR) FROM src "
-                         f"WHERE isinf({self.score_expr(col)}) ORDER BY rowid LIMIT 1")
-        if bad:
-            raise self.error(f"infinite value {bad[1]}", row=bad[0], column=col)
-
-    def check_ids(self, columns):
-        """Ids present (not empty) and response_id unique."""
-        for col in columns:
-            q = quote_ident(col)
-            bad = self.first(f"SELECT rowid + 1 FROM src WHERE {q} IS NULL OR "
-                             f"trim(CAST({q} AS VARCHAR)) = '' ORDER BY rowid LIMIT 1")
-            if bad:
-                raise self.error(f"empty {col}", row=bad[0], column=col)
-        dup = self.first(
-            "SELECT row, id, first_row FROM (SELECT rowid + 1 AS row, "
-            "CAST(response_id AS VARCHAR) AS id, "
-            "min(rowid + 1) OVER (PARTITION BY CAST(response_id AS VARCHAR)) AS first_row "
-            "FROM src) WHERE row > first_row ORDER BY row LIMIT 1")
-        if dup:
-            raise self.error(f"duplicate response_id {show(dup[1])} (first in row {dup[2]})",
-                             row=dup[0], column="response_id")
-
-    def check_prompt_consistency(self):
-        """A prompt's text and category are the same on every row that gives them."""
-        for col in ("prompt", "category"):
-            if col not in self.types:
-                continue
-            q, pid = quote_ident(col), "CAST(prompt_id AS VARCHAR)"
-            bad = self.first(
-                f"WITH v AS (SELECT rowid + 1 AS row, {pid} AS pid, CAST({q} AS VARCHAR) AS val "
-                f"FROM src WHERE {q} IS NOT NULL), "
-                f"f AS (SELECT pid, arg_min(val, row) AS val, min(row) AS row FROM v GROUP BY pid) "
-                f"SELECT v.row, v.pid, v.val, f.val, f.row FROM v JOIN f USING (pid) "
-                f"WHERE v.val <> f.val ORDER BY v.row LIMIT 1")
-            if bad:
-                raise self.error(
-                    f"prompt {show(bad[1])} has {col} {show(bad[2], 40)} here but "
-                    f"{show(bad[3], 40)} in row {bad[4]}", row=bad[0], column=col)
-
-
-def _tokens_sql() -> str:
-    return "(" + ", ".join("'" + t.replace("'", "''") + "'" for t in MISSING_TOKENS) + ")"
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # ------------------------------------------------------------------------ helpers
@@ -361,15 +147,11 @@ def _check_name(label: str, kind: str, name) -> str:
     return name
 
 
-def _noop(_fraction: float, _message: str) -> None:
-    pass
-
-
 def _start(store, file, source_name, progress, kind: str, name):
     """(Store, progress callback, the input read into DuckDB) once ``name`` is valid."""
-    progress = progress or _noop
-    progress(0.0, "reading the file")
-    src = _Source(file, source_name)
+    progress = ensure_progress(progress)
+    progress(0, 100, "reading the file")
+    src = Source(file, source_name)
     try:
         _check_name(src.label, kind, name)
     except RetaInputError:
@@ -388,21 +170,17 @@ def _pool_sizes(pool: Pool) -> dict:
 
 
 def exclusions(pool: Pool, oracle: np.ndarray, scores: np.ndarray | None = None) -> dict:
-    """Prompts that will not count for (``scores``, ``oracle``), by reason (RETA_SPEC §1).
-
-    A response counts when its oracle score (and RM score, if given) are finite; a prompt
-    needs 2 counted responses, and a mean oracle > 0 for the ratio normalisation.
-    """
+    """Prompts that will not count for (``scores``, ``oracle``) under the ratio
+    normalisation, by reason: the rule of :func:`reta_core.metrics.exclusion_reasons`."""
     ok = np.isfinite(oracle)
     if scores is not None:
         ok &= np.isfinite(scores)
     codes = pool.prompt_codes
     n = np.bincount(codes, weights=ok, minlength=pool.n_prompts)
     total = np.bincount(codes, weights=np.where(ok, oracle, 0.0), minlength=pool.n_prompts)
-    few = n < 2
-    mean = total / np.maximum(n, 1)
-    return {"fewer_than_2_scored": int(few.sum()),
-            "mean_oracle_not_positive": int((~few & (mean <= 0)).sum())}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reasons = metrics.exclusion_reasons(n, total / n, "ratio")
+    return {key: int((reasons == reason).sum()) for key, reason in EXCLUSION_REASONS.items()}
 
 
 def _coverage(scores: np.ndarray) -> float:
@@ -427,7 +205,7 @@ def _numpy(con, sql: str) -> dict:
 # ------------------------------------------------------------------- benchmarks
 def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace: bool = False,
                      description: str | None = None, baselines: bool = True,
-                     progress: Progress | None = None, *, source_name: str | None = None,
+                     progress=None, *, source_name: str | None = None,
                      oracle_descriptions: dict | None = None,
                      rm_descriptions: dict | None = None, dry_run: bool = False) -> ImportReport:
     """Validate a benchmark file (or DataFrame) and write it to ``store`` in one
@@ -438,7 +216,7 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
     ``oracle_cols``: oracle columns, the first is the default.  ``rm_cols``: RM columns
     (None: every other numeric column).  ``replace``: replace a benchmark of that name
     (with all its RMs).  ``baselines``: add the baseline scorers when the file has
-    response texts.  ``progress(fraction, message)``: optional callback.
+    response texts.  ``progress(done, total, message)``: optional callback (percent).
     ``source_name``: what messages and the store call the input (default: the file
     name).  ``oracle_descriptions`` / ``rm_descriptions``: optional {name: text}.
     """
@@ -447,7 +225,7 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
         label = src.label
         oracle_cols, rm_cols, made_baselines = _benchmark_columns(src, oracle_cols, rm_cols,
                                                                   baselines)
-        progress(0.2, "checking the rows")
+        progress(20, 100, "checking the rows")
         src.check_ids(REQUIRED_COLUMNS)
         src.check_prompt_consistency()
         for col in oracle_cols + rm_cols:
@@ -456,11 +234,11 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
         if exists and not replace:
             raise RetaInputError(f"{label}: benchmark {show(name)} exists already; choose "
                                  "another name or replace it (--replace)")
-        progress(0.4, "ordering the responses")
+        progress(40, 100, "ordering the responses")
         tables, pool, missing = _benchmark_tables(src, oracle_cols, rm_cols,
                                                   bool(made_baselines))
         rm_arrays = pool.rms
-    progress(0.6, "computing the report")
+    progress(60, 100, "computing the report")
     descriptions = dict(BASELINE_DESCRIPTIONS)
     descriptions.update(rm_descriptions or {})
     default = oracle_cols[0]
@@ -476,14 +254,14 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
                             for r, v in rm_arrays.items()})
     if dry_run:
         report.dry_run = True
-        progress(1.0, "checked")
+        progress(100, 100, "checked")
         return report
     tables.update(_scorer_tables(pool, made_baselines, label, oracle_descriptions or {},
                                  descriptions))
-    progress(0.7, "writing to the database")
+    progress(70, 100, "writing to the database")
     store.write_benchmark(name, {"description": description, "default_oracle": default,
                                  "source_file": label}, tables, replace=replace, source=label)
-    progress(1.0, "done")
+    progress(100, 100, "done")
     return report
 
 
@@ -519,7 +297,7 @@ def _scorer_tables(pool: Pool, baselines, label: str, oracle_descriptions: dict,
 
 def import_frame(store, frame: pd.DataFrame, name: str, oracle_cols, rm_cols=None,
                  replace: bool = False, description: str | None = None, baselines: bool = True,
-                 progress: Progress | None = None, *, source_name: str = "DataFrame",
+                 progress=None, *, source_name: str = "DataFrame",
                  oracle_descriptions: dict | None = None,
                  rm_descriptions: dict | None = None, dry_run: bool = False) -> ImportReport:
     """:func:`import_benchmark` for a pandas DataFrame (same checks, same report)."""
@@ -532,7 +310,7 @@ def import_frame(store, frame: pd.DataFrame, name: str, oracle_cols, rm_cols=Non
                             rm_descriptions=rm_descriptions, dry_run=dry_run)
 
 
-def _benchmark_columns(src: _Source, oracle_cols, rm_cols, baselines: bool):
+def _benchmark_columns(src: Source, oracle_cols, rm_cols, baselines: bool):
     """(oracle columns, RM columns, baseline names to make), all checked."""
     oracle_cols = _names(oracle_cols)
     src.require_columns(REQUIRED_COLUMNS, "required")
@@ -546,7 +324,7 @@ def _benchmark_columns(src: _Source, oracle_cols, rm_cols, baselines: bool):
     else:
         rm_cols = _names(rm_cols)
         src.require_columns(rm_cols, "named as RM")
-    make = [BASELINE_LENGTH, BASELINE_RANDOM] if baselines and "response" in src.types else []
+    make = list(BASELINES) if baselines and "response" in src.types else []
     seen = set()
     for col in oracle_cols + rm_cols:
         _check_name(src.label, "oracle" if col in oracle_cols else "RM", col)
@@ -563,7 +341,7 @@ def _benchmark_columns(src: _Source, oracle_cols, rm_cols, baselines: bool):
     return oracle_cols, rm_cols, make
 
 
-def _benchmark_tables(src: _Source, oracle_cols, rm_cols, baselines):
+def _benchmark_tables(src: Source, oracle_cols, rm_cols, baselines):
     """(Arrow tables for prompts/responses, the Pool with the baseline scorers among its
     RMs, missing-cell counts per file column).
 
@@ -607,10 +385,7 @@ def _benchmark_tables(src: _Source, oracle_cols, rm_cols, baselines):
                        )["rowid"]  # DuckDB's default collation: byte order
         position = np.empty(len(order), dtype=np.int64)
         position[order] = np.arange(len(order))
-        random = np.empty(len(order))
-        random[position[by_id]] = np.random.default_rng(BASELINE_RANDOM_SEED).random(len(order))
-        rm_arrays[BASELINE_LENGTH] = rows["_length"].to_numpy(zero_copy_only=False)
-        rm_arrays[BASELINE_RANDOM] = random
+        rm_arrays.update(baseline_scores(rows["_length"].to_numpy(zero_copy_only=False), position[by_id]))
     responses = pa.table({
         "response_code": pa.array(np.arange(rows.num_rows, dtype=np.int32)),
         "response_id": rows["response_id"],
@@ -630,7 +405,7 @@ def _benchmark_tables(src: _Source, oracle_cols, rm_cols, baselines):
 def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None = None,
                   replace: bool = False, description: str | None = None, *,
                   source_name: str | None = None,
-                  progress: Progress | None = None, dry_run: bool = False) -> ImportReport:
+                  progress=None, dry_run: bool = False) -> ImportReport:
     """Validate an RM score file (or DataFrame) and add it to ``benchmark`` as RM ``rm``
     in one transaction; see the module docstring for the format and the checks.
     ``dry_run``: run every check and build the report, but write nothing."""
@@ -648,12 +423,12 @@ def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None
         if exists and not replace:
             raise RetaInputError(f"{label}: RM {show(rm)} exists already in benchmark "
                                  f"{show(benchmark)}; choose another name or replace it (--replace)")
-        progress(0.2, "checking the rows")
+        progress(20, 100, "checking the rows")
         src.check_ids(["response_id"] + (["prompt_id"] if "prompt_id" in src.types else []))
         src.check_scores(score_column)
         default = info["default_oracle"]
         pool = store.load_pool(benchmark, oracles=[default], rms=[])
-        progress(0.5, "matching the responses")
+        progress(50, 100, "matching the responses")
         scores, rows, n_missing = _match_rm(src, pool, benchmark, score_column)
     report = ImportReport(
         kind="rm", benchmark=benchmark, source=label, rows=src.n_rows, prompts=pool.n_prompts,
@@ -663,17 +438,17 @@ def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None
         excluded={rm: exclusions(pool, pool.oracles[default], scores)})
     if dry_run:
         report.dry_run = True
-        progress(1.0, "checked")
+        progress(100, 100, "checked")
         return report
-    progress(0.7, "writing to the database")
+    progress(70, 100, "writing to the database")
     store.write_rm(benchmark, {"name": rm, "description": description, "source_file": label,
                                "n_scored": int(np.isfinite(scores).sum())},
                    rows, replace=replace, source=label, expect_created_at=info["created_at"])
-    progress(1.0, "done")
+    progress(100, 100, "done")
     return report
 
 
-def _rm_score_column(src: _Source, score_column):
+def _rm_score_column(src: Source, score_column):
     if score_column is not None:
         src.require_columns([score_column], "named as score column")
         return score_column
@@ -685,7 +460,7 @@ def _rm_score_column(src: _Source, score_column):
     return others[0]
 
 
-def _match_rm(src: _Source, pool: Pool, benchmark: str, score_column: str):
+def _match_rm(src: Source, pool: Pool, benchmark: str, score_column: str):
     """(scores over the benchmark's responses with NaN where none, Arrow rows
     (response_code, score) for the file's responses, empty cells), after checking every
     id is in the benchmark and any prompt_id agrees with it."""
@@ -724,44 +499,6 @@ def _match_rm(src: _Source, pool: Pool, benchmark: str, score_column: str):
     return scores, rows, int(np.isnan(given).sum())
 
 
-# ------------------------------------------------------------------- uploads (dashboard)
-UPLOAD_TYPES = ("csv", "gz", "parquet", "jsonl", "ndjson", "json")  # file_uploader's filter
-
-
-def file_suffix(file_name: str) -> str:
-    """The :data:`FORMATS` suffix of ``file_name`` (``.csv.gz`` before ``.gz``), or raise
-    RetaInputError naming the file and the accepted types."""
-    name = Path(str(file_name)).name.lower()
-    suffix = next((s for s in sorted(FORMATS, key=len, reverse=True) if name.endswith(s)), None)
-    if suffix is None:
-        raise RetaInputError(f"{Path(str(file_name)).name}: unknown file type; use one of "
-                             + ", ".join(FORMATS))
-    return suffix
-
-
-@contextmanager
-def staged_upload(file_name: str, data: bytes, max_bytes: int | None = None):
-    """Uploaded bytes as a temporary file that keeps the original name (and so its
-    extension, which picks DuckDB's reader); deleted on exit.
-
-    Raises RetaInputError before writing anything when the type is unknown, the data is
-    empty or larger than ``max_bytes``."""
-    name = Path(str(file_name)).name or "upload"
-    file_suffix(name)
-    if not data:
-        raise RetaInputError(f"{name}: the file is empty")
-    if max_bytes is not None and len(data) > max_bytes:
-        raise RetaInputError(f"{name}: the file has {len(data) / 2**20:,.1f} MB; the upload "
-                             f"limit is {max_bytes / 2**20:,.0f} MB")
-    folder = Path(tempfile.mkdtemp(prefix="reta_upload_"))
-    try:
-        path = folder / name
-        path.write_bytes(data)
-        yield path
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def import_upload(store, kind: str, file_name: str, data: bytes, *, max_bytes: int | None = None,
                   **kwargs) -> ImportReport:
     """An uploaded file through the same validated import as the command line.
@@ -776,19 +513,6 @@ def import_upload(store, kind: str, file_name: str, data: bytes, *, max_bytes: i
         raise RetaInputError(f"unknown import kind {kind!r}; choose rm or benchmark")
     with staged_upload(file_name, data, max_bytes) as path:
         return importer(store, path, source_name=path.name, **kwargs)
-
-
-def describe_file(file, source_name: str | None = None, preview_rows: int = 5) -> dict:
-    """What a file holds, to choose its columns before importing it: ``rows`` (data
-    rows), ``columns`` (DataFrame: column, type, numeric, as :func:`import_benchmark`
-    judges numeric) and ``preview`` (the first ``preview_rows`` rows).  Raises the same
-    RetaInputError as an import when the file cannot be read."""
-    with _Source(file, source_name) as src:
-        columns = pd.DataFrame({"column": src.columns,
-                                "type": [src.types[c] for c in src.columns],
-                                "numeric": [src.looks_numeric(c) for c in src.columns]})
-        preview = src.con.sql(f"SELECT * FROM src ORDER BY rowid LIMIT {int(preview_rows)}").df()
-        return {"rows": int(src.n_rows), "columns": columns, "preview": preview}
 
 
 def rm_template(store, benchmark: str) -> pd.DataFrame:

@@ -1,26 +1,26 @@
-"""RETA metrics: pool, exact finite-n, resampled, bootstrap bands, optimal eta,
-reliability map and baseline metrics.  Every number follows ``RETA_SPEC.md``; each
-function cites its section.
+"""RETA per prompt: eligibility, the pool, exact and resampled estimators, bootstrap
+bands, the optimal eta, the reliability map and the baseline statistics.
 
-All functions rank through :func:`reta_core.ranking.rank_within_prompts` and work on
-its padded per-bucket rows, so they are vectorised across prompts.  Per-prompt
-results are ``(P, E)`` float arrays (``P`` prompts, ``E`` eta values) with NaN for
-prompts that do not count; averages are over counted prompts, every prompt weighing
-the same.
+Every number follows the project's metric reference, ``docs/metric.md``; each function
+cites its section.  These are the kernels: they take one :class:`~reta_core.ranking.Ranking`
+(the output of the one ranking routine, §2) and return per-prompt ``(P, E)`` float
+arrays (``P`` prompts, ``E`` eta values) with NaN for prompts that do not count, or
+per-bin / per-replicate arrays.  Tables over several RMs are built from them in
+:mod:`reta_core.reports`; the :class:`~reta_core.evaluation.Evaluation` is the seam that
+both front doors use.  Inputs are validated once there (``check_*`` below); the
+kernels trust them.
 """
 from __future__ import annotations
 
 import functools
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import RetaInputError
-from .pool import Pool
-from .ranking import Ranking, rank_rows, rank_within_prompts
+from .ranking import Ranking, rank_rows
 
 NORMALIZATIONS = ("ratio", "difference", "raw")
 STANDARD_ETAS = (0.01, 0.05, 0.1, 0.25, 0.5)
@@ -48,16 +48,11 @@ def check_etas(etas) -> np.ndarray:
     return etas
 
 
-def check_n(n, ranking: Ranking | None = None) -> int:
-    """Validate a sample size n (§4): a whole number >= 1, not larger than every pool."""
+def check_n(n) -> int:
+    """Validate a sample size n (§4): a whole number >= 1."""
     if n is None or int(n) != n or n < 1:
         raise RetaInputError(f"n must be a whole number >= 1, got {n!r}")
-    n = int(n)
-    if ranking is not None and n > ranking.n_counted.max(initial=0):
-        raise RetaInputError(
-            f"n = {n} is larger than every pool (largest has {int(ranking.n_counted.max(initial=0))} "
-            "scored responses)")
-    return n
+    return int(n)
 
 
 # --------------------------------------------------------------------- eligibility
@@ -95,19 +90,28 @@ class Eligibility:
         return pd.DataFrame({"rm": self.rm, "reason": values, "n_prompts": counts.astype(int)})
 
 
-def eligibility(ranking: Ranking, normalization: str = "ratio", n: int | None = None) -> Eligibility:
-    """Prompt eligibility for a ranked (RM, oracle) pair (§1, and §4 when ``n`` is given).
+def exclusion_reasons(n_counted: np.ndarray, mu: np.ndarray, normalization: str = "ratio",
+                      n: int | None = None) -> np.ndarray:
+    """§1 (and §4 when ``n`` is given): why each prompt does not count, ``""`` when it does.
 
     A prompt counts when it has at least 2 counted responses, for ``ratio`` its mean
     oracle score ``mu_q`` is ``> 0``, and (for the finite-n estimators) ``N_q >= n``.
+    The first reason that applies is given: :data:`REASON_FEW`, :data:`REASON_SMALL_POOL`,
+    :data:`REASON_MU`.  The one place this rule is written; imports report with it too.
     """
-    check_normalization(normalization)
-    reason = np.full(ranking.n_prompts, "", dtype=object)
+    reason = np.full(len(n_counted), "", dtype=object)
     if normalization == "ratio":
-        reason[~(ranking.mu > 0)] = REASON_MU
+        reason[~(mu > 0)] = REASON_MU
     if n is not None:
-        reason[ranking.n_counted < n] = REASON_SMALL_POOL
-    reason[ranking.n_counted < 2] = REASON_FEW
+        reason[n_counted < n] = REASON_SMALL_POOL
+    reason[n_counted < 2] = REASON_FEW
+    return reason
+
+
+def eligibility(ranking: Ranking, normalization: str = "ratio", n: int | None = None) -> Eligibility:
+    """Prompt eligibility for a ranked (RM, oracle) pair (§1, and §4 when ``n`` is given),
+    by :func:`exclusion_reasons`."""
+    reason = exclusion_reasons(ranking.n_counted, ranking.mu, normalization, n)
     return Eligibility(ranking.rm, ranking.oracle, normalization, ranking.n_counted, ranking.mu,
                        reason)
 
@@ -170,11 +174,40 @@ def pool_reta_per_prompt(ranking: Ranking, etas, normalization: str = "ratio"):
     return values, elig
 
 
+def top_eta_weights(ranking: Ranking, eta: float, n_responses: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each response's share of the top-eta mass (§3), its mid rank, and its RM rank order.
+
+    The top ``m = eta N_q`` mass gives position ``r`` the weight
+    ``clip(m - (r - 1), 0, 1)``; inside a tie block the weights are averaged, exactly as
+    ``J~`` averages the oracle values, so ``T_q(eta) = sum_i w_i J_i / m``.  Returns
+    three arrays over all pool rows: weight (0 outside the top, NaN when not counted),
+    mid rank and the position in the RM's order (NaN when not counted).
+    """
+    check_etas([eta])
+    weight = np.full(n_responses, np.nan)
+    rank_mid = np.full(n_responses, np.nan)
+    position = np.full(n_responses, np.nan)
+    for b in ranking.buckets:
+        valid = b.valid
+        cols = np.arange(valid.shape[1])[None, :]
+        m = eta * b.n[:, None]
+        w = np.where(valid, np.clip(m - cols, 0.0, 1.0), 0.0)
+        sums = np.bincount(b.block_id, weights=w.ravel())
+        w_tied = (sums / b.block_size)[b.block_id].reshape(w.shape)
+        index = b.index[valid]
+        weight[index] = w_tied[valid]
+        rank_mid[index] = b.rank_mid[valid]
+        position[index] = np.broadcast_to(cols + 1, valid.shape)[valid]
+    return weight, rank_mid, position
+
+
 # --------------------------------------------------------------------- exact finite n (§4)
 def inclusion_probabilities(pool_size: int, n: int, k: int) -> np.ndarray:
     """§4: ``pi_r = (n/N) HypergeomCDF(k-1; N-1, r-1, n-1)`` for ``r = 1..N``: the
     chance that the response at rank ``r`` is drawn in a uniform ``n``-subset and lands
     in its top ``k``.  Sums to ``k``."""
+    from scipy import stats  # only the exact estimator needs it; importing it costs ~1 s
+
     r = np.arange(1, pool_size + 1)
     return (n / pool_size) * stats.hypergeom.cdf(k - 1, pool_size - 1, r - 1, n - 1)
 
@@ -512,240 +545,3 @@ def baseline_per_prompt(ranking: Ranking) -> pd.DataFrame:
             rho[b.prompts] = np.where((syy > 1e-12) & (sjj > 1e-12),
                                       -(dy * dj).sum(axis=1) / np.sqrt(syy * sjj), np.nan)
     return pd.DataFrame({"pairwise_accuracy": acc, "spearman": rho, "kendall": tau})
-
-
-# --------------------------------------------------------------------- tidy API
-@dataclass
-class MetricResult:
-    """A tidy table ready for a page or a CSV export, and the prompts that did not count.
-
-    ``excluded`` has columns ``rm, reason, n_prompts``: every excluded prompt is counted
-    with its reason (§1), never dropped silently.
-    """
-
-    table: pd.DataFrame
-    excluded: pd.DataFrame
-    per_prompt: dict = field(default_factory=dict)
-
-
-def _excluded_table(eligs) -> pd.DataFrame:
-    frames = [e.excluded() for e in eligs]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame({"rm": pd.Series(dtype=object), "reason": pd.Series(dtype=object),
-                             "n_prompts": pd.Series(dtype=int)})
-    return pd.concat(frames, ignore_index=True)
-
-
-def _rm_names(pool: Pool, rms) -> list[str]:
-    names = list(pool.rms) if rms is None else list(rms)
-    if not names:
-        raise RetaInputError("no RM to evaluate")
-    return names
-
-
-def _resolve_oracle(pool: Pool, oracle) -> str:
-    if oracle is None:
-        if not pool.oracles:
-            raise RetaInputError("the benchmark has no oracle")
-        return next(iter(pool.oracles))
-    return oracle
-
-
-def rank_all(pool: Pool, oracle: str | None = None, rms=None) -> dict[str, Ranking]:
-    """Rank the pool once per RM (the shared input of every metric below)."""
-    oracle = _resolve_oracle(pool, oracle)
-    return {rm: rank_within_prompts(pool, rm, oracle) for rm in _rm_names(pool, rms)}
-
-
-def min_pool_size(rankings: dict[str, Ranking], normalization: str = "ratio") -> int:
-    """The benchmark's smallest pool for the oracle (§10 grid, default n): oracle-scored
-    responses, over the prompts that would count for an RM that scores every response.
-
-    It depends on the pool and the oracle only, so adding a partly-scored RM changes no
-    other RM's grid, eta* or BoN@n; each RM's own smaller pools are flagged and excluded
-    per RM (``Eligibility.min_pool_size``)."""
-    for ranking in rankings.values():
-        sizes, mu = ranking.n_oracle, ranking.mu_oracle
-        counts = sizes >= 2
-        if normalization == "ratio":
-            counts &= mu > 0
-        return int(sizes[counts].min()) if counts.any() else 0
-    return 0
-
-
-def check_n_fits(n: int, rankings: dict[str, Ranking]) -> int:
-    """§4: ``n`` must not exceed every pool of every RM (an RM whose own pools are all
-    smaller simply has no prompt that counts)."""
-    largest = max((int(r.n_counted.max(initial=0)) for r in rankings.values()), default=0)
-    if n > largest:
-        raise RetaInputError(f"n = {n} is larger than every pool (largest has {largest} scored responses)")
-    return n
-
-
-def reta_curves(pool: Pool, oracle: str | None = None, rms=None, etas=None,
-                normalization: str = "ratio", estimator: str = "pool", n: int | None = None,
-                ci: bool = False, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
-                rankings: dict | None = None) -> MetricResult:
-    """RETA curves of several RMs (§3 pool, §4 exact), optionally with bootstrap bands (§6).
-
-    Columns: ``rm, eta, reta, n_prompts, below_min_eta`` (eta below ``1/min N``: the
-    estimate is the top-1 value, §3), and ``ci_low, ci_high`` with ``ci``.
-    ``per_prompt[rm]`` holds the ``(P, E)`` per-prompt values.
-    """
-    check_normalization(normalization)
-    rankings = rankings or rank_all(pool, oracle, rms)
-    if estimator not in ("pool", "exact"):
-        raise RetaInputError(f"unknown estimator {estimator!r}; choose pool or exact "
-                             "(resampling: resample_reta)")
-    if estimator == "exact":
-        n = check_n_fits(check_n(n), rankings)
-    if etas is None:
-        etas = default_eta_grid(min_pool_size(rankings, normalization))
-    etas = check_etas(etas)
-    frames, eligs, per_prompt = [], [], {}
-    for rm, ranking in rankings.items():
-        if estimator == "pool":
-            values, elig = pool_reta_per_prompt(ranking, etas, normalization)
-        else:
-            values, elig = exact_reta_per_prompt(ranking, etas, n, normalization)
-        eligs.append(elig)
-        per_prompt[rm] = values
-        counted = elig.prompt_counted
-        frame = pd.DataFrame({"rm": rm, "eta": etas,
-                              "reta": values[counted].mean(axis=0) if counted.any() else np.nan,
-                              "n_prompts": int(counted.sum())})
-        limit = 1.0 / n if estimator == "exact" else 1.0 / max(elig.min_pool_size, 1)
-        frame["below_min_eta"] = etas < limit - 1e-12
-        if ci and counted.any():
-            _, frame["ci_low"], frame["ci_high"] = bootstrap_over_prompts(
-                values, n_boot=n_boot, seed=seed, level=level)
-        elif ci:
-            frame["ci_low"] = frame["ci_high"] = np.nan
-        frames.append(frame)
-    return MetricResult(pd.concat(frames, ignore_index=True), _excluded_table(eligs), per_prompt)
-
-
-def bon(pool: Pool, n: int, oracle: str | None = None, rms=None, normalization: str = "ratio",
-        rankings: dict | None = None) -> MetricResult:
-    """Best-of-n (§4 with ``k = 1``): ``rm, n, bon, n_prompts``."""
-    rankings = rankings or rank_all(pool, oracle, rms)
-    n = check_n_fits(check_n(n), rankings)
-    rows, eligs = [], []
-    for rm, ranking in rankings.items():
-        values, elig = exact_reta_per_prompt(ranking, [1.0 / n], n, normalization)
-        eligs.append(elig)
-        counted = elig.prompt_counted
-        rows.append({"rm": rm, "n": n, "bon": float(values[counted, 0].mean()) if counted.any() else np.nan,
-                     "n_prompts": int(counted.sum())})
-    return MetricResult(pd.DataFrame(rows), _excluded_table(eligs))
-
-
-def resample_reta(pool: Pool, n: int, etas, oracle: str | None = None, rms=None,
-                  repeats: int = 200, seed: int = 0, normalization: str = "ratio",
-                  progress=None, rankings: dict | None = None) -> MetricResult:
-    """§5: resampled RETA at sample size ``n``: ``rm, eta, n, k, mean, std, cv, repeats,
-    n_prompts``.  ``progress(done, total)`` counts repeats over all RMs.  Seeded: the
-    same seed gives the same numbers, whichever other RMs are evaluated."""
-    rankings = rankings or rank_all(pool, oracle, rms)
-    etas = check_etas(etas)
-    if int(repeats) != repeats or repeats < 2:
-        raise RetaInputError(f"repeats must be a whole number >= 2, got {repeats!r}")
-    n = check_n_fits(check_n(n), rankings)
-    frames, eligs = [], []
-    total = repeats * len(rankings)
-    for i, (rm, ranking) in enumerate(rankings.items()):
-        ks = k_for_eta(etas, n)
-        elig = eligibility(ranking, normalization, n=n)
-        eligs.append(elig)
-        step = None if progress is None else (lambda done, _t, i=i: progress(i * repeats + done, total))
-        if elig.n_prompts == 0:  # every pool of this RM is smaller than n: reported, not fatal
-            mean = std = np.full(len(etas), np.nan)
-            if step is not None:
-                step(repeats, repeats)
-        else:
-            draws = resample_top_k_means(ranking, n, ks, repeats, seed, normalization, step)
-            mean, std = draws.mean(axis=0), draws.std(axis=0, ddof=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cv = std / np.abs(mean)
-        frames.append(pd.DataFrame({"rm": rm, "eta": etas, "n": n, "k": ks, "mean": mean,
-                                    "std": std, "cv": cv, "repeats": repeats,
-                                    "n_prompts": elig.n_prompts}))
-    return MetricResult(pd.concat(frames, ignore_index=True), _excluded_table(eligs))
-
-
-def compare_rms(pool: Pool, rm_a: str, rm_b: str, etas=None, oracle: str | None = None,
-                normalization: str = "ratio", n_boot: int = 1000, seed: int = 0,
-                level: float = 0.95, rankings: dict | None = None) -> MetricResult:
-    """§6 paired comparison: on prompts counted for both, ``d_q = R_q^A - R_q^B``;
-    bootstrap its mean.  Columns: ``eta, diff, ci_low, ci_high, p_a_better,
-    significant, n_prompts`` (``significant``: the interval excludes 0)."""
-    if rm_a == rm_b:
-        raise RetaInputError("choose two different RMs to compare")
-    rankings = rankings or rank_all(pool, oracle, [rm_a, rm_b])
-    ra, rb = rankings[rm_a], rankings[rm_b]
-    if etas is None:
-        etas = default_eta_grid(min_pool_size({rm_a: ra, rm_b: rb}, normalization))
-    etas = check_etas(etas)
-    va, ea = pool_reta_per_prompt(ra, etas, normalization)
-    vb, eb = pool_reta_per_prompt(rb, etas, normalization)
-    both = ea.prompt_counted & eb.prompt_counted
-    if not both.any():
-        raise RetaInputError(f"no prompt counts for both {rm_a!r} and {rm_b!r}")
-    diff = (va - vb)[both]
-    means, low, high = bootstrap_over_prompts(diff, n_boot=n_boot, seed=seed, level=level)
-    table = pd.DataFrame({"eta": etas, "diff": diff.mean(axis=0), "ci_low": low, "ci_high": high,
-                          "p_a_better": (means > 0).mean(axis=0), "n_prompts": int(both.sum())})
-    table["significant"] = (table["ci_low"] > 0) | (table["ci_high"] < 0)
-    table.insert(0, "rm_b", rm_b)
-    table.insert(0, "rm_a", rm_a)
-    return MetricResult(table, _excluded_table([ea, eb]))
-
-
-def optimal_quantiles(curves: pd.DataFrame, min_pool_sizes: dict) -> pd.DataFrame:
-    """§7 for every RM of a :func:`reta_curves` table: ``rm, eta_star, reta_at_eta_star,
-    eta_min, reta_at_eta_min, gain, relative_gain`` (band columns carried over when the
-    table has them)."""
-    rows = []
-    for rm, group in curves.groupby("rm", sort=False):
-        best = optimal_eta(group["eta"].to_numpy(), group["reta"].to_numpy(), min_pool_sizes[rm])
-        if "ci_low" in group:
-            at = group.iloc[int(np.argmin(np.abs(group["eta"].to_numpy() - best["eta_star"])))]
-            best["ci_low"], best["ci_high"] = float(at["ci_low"]), float(at["ci_high"])
-        rows.append({"rm": rm, **best})
-    return pd.DataFrame(rows)
-
-
-def reliability_map(pool: Pool, oracle: str | None = None, rms=None, bins: int = 20,
-                    rankings: dict | None = None) -> MetricResult:
-    """§8 for several RMs: ``rm, bin, u_low, u_high, mean_normalized_oracle, n_responses``."""
-    rankings = rankings or rank_all(pool, oracle, rms)
-    frames, eligs = [], []
-    edges = np.linspace(0, 1, bins + 1)
-    for rm, ranking in rankings.items():
-        mean, count = reliability_values(ranking, bins)
-        eligs.append(eligibility(ranking, "ratio"))
-        frames.append(pd.DataFrame({"rm": rm, "bin": np.arange(bins), "u_low": edges[:-1],
-                                    "u_high": edges[1:], "mean_normalized_oracle": mean,
-                                    "n_responses": count}))
-    return MetricResult(pd.concat(frames, ignore_index=True), _excluded_table(eligs))
-
-
-def baselines(pool: Pool, oracle: str | None = None, rms=None,
-              rankings: dict | None = None) -> MetricResult:
-    """§9 for several RMs: mean per-prompt ``pairwise_accuracy`` (over prompts with at
-    least one pair of different oracle scores), ``spearman`` and ``kendall`` (over prompts
-    where neither score is constant), each with the number of prompts it averages."""
-    rankings = rankings or rank_all(pool, oracle, rms)
-    rows, eligs = [], []
-    for rm, ranking in rankings.items():
-        per = baseline_per_prompt(ranking)
-        elig = eligibility(ranking, "raw")
-        eligs.append(elig)
-        per[~elig.prompt_counted] = np.nan
-        row = {"rm": rm}
-        for col in per:
-            row[col] = float(per[col].mean()) if per[col].notna().any() else np.nan
-            row[f"n_prompts_{col}"] = int(per[col].notna().sum())
-        rows.append(row)
-    return MetricResult(pd.DataFrame(rows), _excluded_table(eligs))

@@ -3,7 +3,7 @@
 A :class:`Pool` holds every scored response of a benchmark, grouped so that the
 responses of one prompt are contiguous (CSR layout): prompt ``p`` owns rows
 ``offsets[p]:offsets[p + 1]``.  Oracle scores and RM scores are float64 arrays
-aligned with those rows; NaN marks a missing score (RETA_SPEC §1: such a response
+aligned with those rows; NaN marks a missing score (docs/metric.md §1: such a response
 does not count).  Prompts may have different pool sizes.
 
 Every metric in :mod:`reta_core.metrics` takes a ``Pool`` (or its arrays) and
@@ -86,24 +86,34 @@ class Pool:
     @classmethod
     def from_codes(cls, prompt_codes, prompt_ids, response_ids, oracles, rms=None,
                    categories=None) -> "Pool":
-        """Build from per-row integer prompt codes (rows in any order).
+        """Build from per-row integer prompt codes: the one way a Pool is built.
 
-        Rows are reordered (stably) so that each prompt's responses are contiguous.
+        Rows in any order are reordered (stably) so that each prompt's responses are
+        contiguous; rows already in prompt order (the store's) are taken as they are.
+        ``categories``: one per prompt, or None; all-None categories count as none.
         """
         codes = np.asarray(prompt_codes, dtype=np.int64)
         n_prompts = len(prompt_ids)
         if codes.size and (codes.min() < 0 or codes.max() >= n_prompts):
             raise ValueError("prompt_codes must lie in 0..len(prompt_ids)-1")
-        order = np.argsort(codes, kind="stable")
+        order = np.argsort(codes, kind="stable") if np.any(np.diff(codes) < 0) else None
+
+        def rows(values, dtype):
+            values = np.asarray(values, dtype=dtype)
+            return values if order is None else values[order]
+
         counts = np.bincount(codes, minlength=n_prompts)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
+        if categories is not None:
+            categories = np.asarray(categories, dtype=object)
+            if all(c is None for c in categories):
+                categories = None
         return cls(
             prompt_ids=np.asarray(prompt_ids, dtype=object),
-            offsets=offsets,
-            response_ids=np.asarray(response_ids, dtype=object)[order],
-            oracles={k: np.asarray(v, dtype=np.float64)[order] for k, v in oracles.items()},
-            rms={k: np.asarray(v, dtype=np.float64)[order] for k, v in (rms or {}).items()},
-            categories=None if categories is None else np.asarray(categories, dtype=object),
+            offsets=np.concatenate([[0], np.cumsum(counts)]),
+            response_ids=rows(response_ids, object),
+            oracles={k: rows(v, np.float64) for k, v in oracles.items()},
+            rms={k: rows(v, np.float64) for k, v in (rms or {}).items()},
+            categories=categories,
         )
 
     @classmethod

@@ -1,4 +1,4 @@
-"""Ranking within prompts, with tie blocks (RETA_SPEC §1–§2).
+"""Ranking within prompts, with tie blocks (docs/metric.md §1–§2).
 
 This is the one ranking routine every metric uses.  It turns a :class:`Pool` and an
 (RM, oracle) pair into padded per-prompt rows sorted by RM score, descending, with
@@ -71,10 +71,7 @@ class Ranking:
     n_prompts: int
     n_counted: np.ndarray
     mu: np.ndarray
-    response_counted: np.ndarray
     buckets: tuple
-    n_oracle: np.ndarray | None = None    # oracle-scored responses per prompt, whatever the RM
-    mu_oracle: np.ndarray | None = None   # their mean oracle score
 
 
 def rank_rows(key: np.ndarray, valid: np.ndarray):
@@ -117,11 +114,6 @@ def _bucket_widths(sizes: np.ndarray) -> np.ndarray:
     """Padded width per prompt: the next power of two at or above its pool size."""
     sizes = np.maximum(sizes, 1)
     return (1 << np.ceil(np.log2(sizes)).astype(np.int64)).astype(np.int64)
-
-
-def response_counted(pool: Pool, rm: str, oracle: str) -> np.ndarray:
-    """§1: a response counts when both its oracle score and its RM score are finite."""
-    return np.isfinite(get_scores(pool, "rm", rm)) & np.isfinite(get_scores(pool, "oracle", oracle))
 
 
 def get_scores(pool: Pool, kind: str, name: str) -> np.ndarray:
@@ -167,12 +159,8 @@ def rank_within_prompts(pool: Pool, rm: str, oracle: str) -> Ranking:
     """
     y = get_scores(pool, "rm", rm)
     j = get_scores(pool, "oracle", oracle)
-    counted = np.isfinite(y) & np.isfinite(j)
     n_counted = np.zeros(pool.n_prompts, dtype=np.int64)
     mu = np.full(pool.n_prompts, np.nan)
-    # the benchmark's own pools for this oracle: what an RM that scores everything sees
-    n_oracle = np.zeros(pool.n_prompts, dtype=np.int64)
-    mu_oracle = np.full(pool.n_prompts, np.nan)
     sizes = pool.pool_sizes
     widths = _bucket_widths(sizes)
     buckets = []
@@ -181,11 +169,7 @@ def rank_within_prompts(pool: Pool, rm: str, oracle: str) -> Ranking:
         index, rows = _bucket_rows(pool, prompts, int(width))
         score = _gather(y, index, rows, np.nan)
         oracle_raw = _gather(j, index, rows, np.nan)
-        scored = np.isfinite(oracle_raw)
-        n_oracle[prompts] = scored.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mu_oracle[prompts] = np.where(scored, oracle_raw, 0.0).sum(axis=1) / n_oracle[prompts]
-        valid = np.isfinite(score) & scored
+        valid = np.isfinite(score) & np.isfinite(oracle_raw)
         n = valid.sum(axis=1)
         n_counted[prompts] = n
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -208,4 +192,4 @@ def rank_within_prompts(pool: Pool, rm: str, oracle: str) -> Ranking:
             oracle_tied = block_mean[block_id].reshape(oracle_raw.shape)
         buckets.append(RankedBucket(prompts, n, index, score, oracle_raw, oracle_tied,
                                     block_id, block_start % width, block_size))
-    return Ranking(rm, oracle, pool.n_prompts, n_counted, mu, counted, tuple(buckets), n_oracle, mu_oracle)
+    return Ranking(rm, oracle, pool.n_prompts, n_counted, mu, tuple(buckets))

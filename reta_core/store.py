@@ -102,12 +102,18 @@ _BENCHMARK_TABLES = ("rm_scores", "rms", "oracle_scores", "oracles", "responses"
                      "benchmarks")
 
 
-def default_db_path() -> Path:
-    """``$RETA_DB`` if set, else ``<repo>/data/reta.duckdb``."""
+def default_db_path(package_dir: Path | None = None) -> Path:
+    """``$RETA_DB`` if set; else, in a source checkout (``reta_core`` beside ``app.py``),
+    ``<checkout>/data/reta.duckdb``; else (an installed package)
+    ``$XDG_DATA_HOME/reta-explorer/reta.duckdb`` (default ``~/.local/share/...``)."""
     env = os.environ.get("RETA_DB")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parent.parent / "data" / "reta.duckdb"
+    checkout = (package_dir or Path(__file__).resolve().parent).parent
+    if (checkout / "app.py").is_file():
+        return checkout / "data" / "reta.duckdb"
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser()
+    return data_home / "reta-explorer" / "reta.duckdb"
 
 
 def quote_ident(name: str) -> str:
@@ -638,23 +644,14 @@ def _scatter(con, table: str, key: str, benchmark: str, name: str, n: int) -> np
 
 def arrow_pool(prompts: pa.Table, codes: np.ndarray, response_ids, oracles: dict,
                rms: dict) -> Pool:
-    """A :class:`Pool` from Arrow data already in pool order.
+    """A :class:`Pool` (:meth:`Pool.from_codes`) from Arrow data in pool order.
 
     ``prompts``: prompt_id and category, one row per prompt in prompt-code order;
-    ``codes``: each response's prompt code (non-decreasing); ``response_ids``: Arrow
-    column; ``oracles`` / ``rms``: float arrays aligned with the responses.
+    ``codes``: each response's prompt code; ``response_ids``: Arrow column;
+    ``oracles`` / ``rms``: float arrays aligned with the responses.
     """
-    counts = np.bincount(codes, minlength=prompts.num_rows)
-    categories = prompts["category"]
-    return Pool(
-        prompt_ids=object_array(prompts["prompt_id"]),
-        offsets=np.concatenate([[0], np.cumsum(counts)]),
-        response_ids=object_array(response_ids),
-        oracles=oracles,
-        rms=rms,
-        categories=(None if categories.null_count == len(categories)
-                    else object_array(categories)),
-    )
+    return Pool.from_codes(codes, object_array(prompts["prompt_id"]), object_array(response_ids),
+                           oracles, rms, categories=object_array(prompts["category"]))
 
 
 def object_array(column) -> np.ndarray:

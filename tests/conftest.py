@@ -1,65 +1,50 @@
-"""Shared test set-up."""
+"""Shared test set-up: the Streamlit fixtures (through pages/ui/compat.py, the one
+place that touches Streamlit internals) and the demo database of the AppTests."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 
-class _NoPagesFolderPath(type(Path())):
-    """A Path whose ``exists()`` is False for a folder named ``pages``."""
-
-    def exists(self, *args, **kwargs):
-        return False if self.name == "pages" else super().exists(*args, **kwargs)
-
-
 @pytest.fixture(autouse=True)
 def _streamlit_navigation_mode(monkeypatch):
-    """Run AppTest the way a served app runs after its first request.
+    """Run AppTest the way a served app runs after its first request (see
+    ``compat.run_apptest_without_pages_folder_mode``)."""
+    from pages.ui import compat
 
-    Our page scripts live in ``pages/``.  Streamlit decides per process whether an app
-    uses the old pages-folder mode by looking for that folder, and switches it off for
-    good once the app calls ``st.navigation``.  ``AppTest`` re-decides before every
-    run, so without this it would run page scripts without ``app.py`` on every rerun.
-    (pages/common.py still copes with that mode: a served app's first request.)
-    """
-    import streamlit.runtime.pages_manager as pages_manager
-
-    monkeypatch.setattr(pages_manager, "Path", _NoPagesFolderPath)
+    compat.run_apptest_without_pages_folder_mode(monkeypatch)
 
 
 @pytest.fixture()
 def downloads(monkeypatch):
-    """``get(at, key) -> bytes``: what a download button of the last AppTest run serves.
+    """``get(at, key) -> bytes``: what a download button of the last AppTest run serves."""
+    from pages.ui import compat
 
-    Most buttons build their file only on click (a callable ``data``: Streamlit's
-    deferred download), so this records the callables registered with the media file
-    manager and calls one as a click would; buttons given bytes are read from AppTest's
-    in-memory media storage."""
-    import streamlit.runtime.media_file_manager as media
-    import streamlit.testing.v1.app_test as app_test
+    return compat.record_downloads(monkeypatch)
 
-    deferred, storages = {}, []
-    original = media.MediaFileManager.add_deferred
 
-    def add_deferred(self, data_callable, *args, **kwargs):
-        file_id = original(self, data_callable, *args, **kwargs)
-        deferred[file_id] = data_callable
-        return file_id
+@pytest.fixture()
+def demo_db(tmp_path, monkeypatch):
+    """A small demo benchmark (60 prompts x 16 responses) as the app's database."""
+    import streamlit as st
 
-    class Recording(app_test.MemoryMediaFileStorage):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            storages.append(self)
+    from reta_core.demo import build_demo
+    from reta_core.store import Store
 
-    monkeypatch.setattr(media.MediaFileManager, "add_deferred", add_deferred)
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    path = tmp_path / "t.duckdb"
+    build_demo(Store(path), n_prompts=60, n_responses=16)
+    monkeypatch.setenv("RETA_DB", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return path
 
-    def get(at, key: str) -> bytes:
-        button = next(b for b in at.get("download_button") if b.key == key)
-        if button.proto.deferred_file_id:
-            data = deferred[button.proto.deferred_file_id]()
-            return data.encode() if isinstance(data, str) else data
-        return storages[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
 
-    return get
+# ---- shared fixtures (engine tests)
+@pytest.fixture(scope="module")
+def demo_pool():
+    """The demo generator's benchmark, 120 prompts x 16 responses (seed 3), as a Pool
+    with its categories: the data of the report and reading tests."""
+    from reta_core.demo import generate_demo
+    from reta_core.pool import Pool
+
+    demo = generate_demo(n_prompts=120, n_responses=16, seed=3)
+    return Pool.from_frame(demo.frame, demo.oracle_columns, demo.rm_columns, category_col="category")

@@ -1,4 +1,4 @@
-"""AppTest of the Curves page, and the analysis helpers it uses."""
+"""AppTest of the Curves page, and the table helpers it uses."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,11 +6,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages import common
-from reta_core import analysis, metrics
+from pages.ui.state import ETA_FLOOR
+from reta_core import Evaluation, metrics, readings, reports
 from reta_core.store import Store
-
-from .test_app_leaderboard import app, demo_db, no_errors  # noqa: F401 (demo_db is a fixture)
+from tests.apptest import app, no_errors
 
 RMS = ["strong_rm", "noisy_small_rm", "random_rm"]
 
@@ -29,8 +28,11 @@ def values_table(at: AppTest) -> pd.DataFrame:
 
 
 def engine(db, eta, **kwargs) -> pd.DataFrame:
-    pool = Store(db).load_pool("demo")
-    return metrics.reta_curves(pool, "judge_score", RMS, etas=[eta], ci=True, **kwargs).table.set_index("rm")
+    return demo_evaluation(db).curves(RMS, [eta], ci=True, **kwargs).table.set_index("rm")
+
+
+def demo_evaluation(db) -> Evaluation:
+    return Evaluation.from_store(Store(db), "demo", "judge_score")
 
 
 def assert_values_match(shown: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -74,13 +76,13 @@ def test_moving_eta_recomputes_only_the_values(demo_db, monkeypatch):
     at = curves_app(eta=0.1)
     at.run()
     calls = []
-    real = metrics.reta_curves
+    real = reports.curves
 
     def counting(*args, **kwargs):
-        calls.append(kwargs.get("etas"))
+        calls.append([float(e) for e in args[1]])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(metrics, "reta_curves", counting)
+    monkeypatch.setattr(reports, "curves", counting)
     at.number_input(key="eta").set_value(0.2).run()
     no_errors(at)
     assert calls == [[0.2]]  # the values at the new eta, not the curves
@@ -93,7 +95,7 @@ def test_exact_estimator_shows_bon(demo_db):
     assert at.number_input(key="n").value == 8
     shown = values_table(at)
     assert_values_match(shown, engine(demo_db, 0.2, estimator="exact", n=8))
-    bon = metrics.bon(Store(demo_db).load_pool("demo"), 8, "judge_score", RMS).table.set_index("rm")["bon"]
+    bon = demo_evaluation(demo_db).bon(8, RMS).table.set_index("rm")["bon"]
     np.testing.assert_allclose(shown.loc[bon.index, "bon_8"], bon, rtol=1e-12)
     assert any("BoN@8" in c.value for c in at.caption)
     # the exact estimator's default n is the smallest pool
@@ -107,17 +109,17 @@ def test_compare_shows_p_a_better_at_eta(demo_db):
     at = curves_app(eta=0.1, rm_a="noisy_small_rm", rm_b="random_rm")
     at.run()
     no_errors(at)
-    pool = Store(demo_db).load_pool("demo")
+    ev = demo_evaluation(demo_db)
     for eta in (0.1, 0.5):
         if eta != 0.1:
             at.number_input(key="eta").set_value(eta).run()
             no_errors(at)
-        point = metrics.compare_rms(pool, "noisy_small_rm", "random_rm", etas=[eta]).table.iloc[0]
+        point = ev.compare("noisy_small_rm", "random_rm", [eta]).table.iloc[0]
         shown = {m.label: m.value for m in at.metric}
         assert shown[f"P(A > B) at eta = {eta:.3g}"] == f"{point['p_a_better']:.3f}"
         assert shown["Difference A − B"] == f"{point['diff']:+.4f}"
-    whole = metrics.compare_rms(pool, "noisy_small_rm", "random_rm").table
-    reading = analysis.significance_reading(whole)
+    whole = ev.compare("noisy_small_rm", "random_rm").table
+    reading = readings.significance_reading(whole)
     assert reading.startswith("noisy_small_rm is significantly better than random_rm for eta in [")
     assert any(m.value == reading for m in at.markdown)
 
@@ -126,14 +128,14 @@ def test_eta_below_one_over_min_n_is_flagged(demo_db):
     at = curves_app(eta=0.03)
     at.run()
     no_errors(at)
-    assert any(common.min_eta_note(16) in i.value for i in at.info)
+    assert any(readings.min_eta_note(16) in i.value for i in at.info)
     assert_values_match(values_table(at), engine(demo_db, 0.03))
 
 
 @pytest.mark.parametrize("params, eta", [
     ({"eta": "abc", "est": "bogus", "n": "x", "rm_a": "nope", "rm_b": "nope"}, 0.1),
     ({"eta": "5", "est": "exact", "n": "999"}, 1.0),
-    ({"eta": "-1"}, common.ETA_FLOOR),
+    ({"eta": "-1"}, ETA_FLOOR),
 ])
 def test_bad_url_values_do_not_crash(demo_db, params, eta):
     at = curves_app()
@@ -175,23 +177,23 @@ def test_significant_ranges_and_reading():
     t = comparison(diff=[0.3, 0.2, 0.1, 0.0, -0.2, -0.3, 0.0],
                    low=[0.1, 0.05, -0.1, -0.1, -0.3, -0.4, -0.1],
                    high=[0.5, 0.3, 0.2, 0.1, -0.1, -0.2, 0.1], etas=etas)
-    assert analysis.significant_ranges(t.iloc[::-1]) == [
+    assert reports.significant_ranges(t.iloc[::-1]) == [
         {"eta_low": 0.01, "eta_high": 0.02, "better": "A"},
         {"eta_low": 0.2, "eta_high": 0.5, "better": "B"}]
-    reading = analysis.significance_reading(t)
+    reading = readings.significance_reading(t)
     assert "A is significantly better than B for eta in [0.01, 0.02]" in reading
     assert "B is significantly better than A for eta in [0.2, 0.5]" in reading
     single = comparison([0.0, 0.2, 0.0], [-0.1, 0.1, -0.1], [0.1, 0.3, 0.1], etas=[0.1, 0.2, 0.3])
-    assert "A is significantly better than B for eta = 0.2 (" in analysis.significance_reading(single)
+    assert "A is significantly better than B for eta = 0.2 (" in readings.significance_reading(single)
     two = comparison([0.2, 0.0, 0.2, 0.2], [0.1, -0.1, 0.1, 0.1], [0.3, 0.1, 0.3, 0.3], etas=[0.1, 0.2, 0.3, 0.4])
-    assert "for eta = 0.1 and eta in [0.3, 0.4] (" in analysis.significance_reading(two)
+    assert "for eta = 0.1 and eta in [0.3, 0.4] (" in readings.significance_reading(two)
     none = comparison([0.0, 0.1], [-0.1, -0.1], [0.1, 0.2])
-    assert analysis.significant_ranges(none) == []
-    assert "not significant at any eta" in analysis.significance_reading(none)
+    assert reports.significant_ranges(none) == []
+    assert "not significant at any eta" in readings.significance_reading(none)
 
 
 def test_rank_at_eta_ties_share_the_better_rank():
     table = pd.DataFrame({"rm": list("abcd"), "reta": [1.2, 1.5, 1.2, np.nan]})
-    ranked = analysis.rank_at_eta(table)
+    ranked = reports.rank_at_eta(table)
     assert ranked["rank"].tolist()[:3] == [2, 1, 2] and pd.isna(ranked["rank"].iloc[3])
     assert "rank" not in table

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reta_core import analysis, ingest
+from reta_core import ingest, reports
 from reta_core.errors import RetaInputError
 from reta_core.store import Store
-from tests.test_app_reliability import ORACLE, REPO, app, demo_db, no_errors  # noqa: F401  (fixtures)
+from tests.apptest import ORACLE, REPO, app, no_errors, upload
 
 PAGE = "pages/data.py"
 
@@ -41,12 +41,6 @@ def data_app():
     return at
 
 
-def upload(at, kind: str, name: str, content: bytes):
-    at.file_uploader(key=f"{kind}_upload_{at.session_state['_data_uploads']}").set_value(
-        (name, content, "application/octet-stream"))
-    return at.run()
-
-
 def test_page_renders_the_database(demo_db):
     at = data_app()
     no_errors(at)
@@ -57,7 +51,7 @@ def test_page_renders_the_database(demo_db):
     assert "baseline_length" in set(rms["name"]) and rms.set_index("name").loc["baseline_length", "is_baseline"]
     summary = at.dataframe[4].value
     pd.testing.assert_frame_equal(summary.reset_index(drop=True),
-                                  analysis.score_summary(Store(demo_db).load_pool("demo")), check_dtype=False)
+                                  reports.score_summary(Store(demo_db).load_pool("demo")), check_dtype=False)
     assert any("Every prompt counts" in s.value for s in at.success)
     at.selectbox(key="data_scorer").set_value("length_biased_rm").run()
     no_errors(at)
@@ -217,11 +211,11 @@ def test_score_summary_and_values_by_hand():
     pool = Pool(prompt_ids=np.array(["p"], dtype=object), offsets=[0, 4],
                 response_ids=np.array(list("abcd"), dtype=object),
                 oracles={"J": [1.0, 2.0, 3.0, np.nan]}, rms={"Y": [5.0, np.nan, np.nan, 7.0]})
-    summary = analysis.score_summary(pool).set_index("scorer")
+    summary = reports.score_summary(pool).set_index("scorer")
     assert summary.loc["J"].to_dict() == {"kind": "oracle", "n_scored": 3, "n_missing": 1, "mean": 2.0, "std": 1.0,
                                           "min": 1.0, "median": 2.0, "max": 3.0}
     assert summary.loc["Y", "n_missing"] == 2 and summary.loc["Y", "std"] == pytest.approx(np.sqrt(2))
-    values = analysis.score_values(pool, ["Y"])
+    values = reports.score_values(pool, ["Y"])
     assert values.to_dict("list") == {"scorer": ["Y", "Y"], "kind": ["rm", "rm"], "score": [5.0, 7.0]}
     with pytest.raises(RetaInputError, match="unknown scorer"):
-        analysis.score_values(pool, ["Z"])
+        reports.score_values(pool, ["Z"])

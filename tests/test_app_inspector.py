@@ -1,4 +1,4 @@
-"""AppTest of the Inspector page, and the analysis helpers it uses."""
+"""AppTest of the Inspector page, and the per-prompt table helpers it uses."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,13 +7,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from reta_core import analysis, metrics
+from reta_core import Evaluation, prompts as P
 from reta_core.demo import generate_demo
 from reta_core.ingest import import_frame
 from reta_core.pool import Pool
 from reta_core.store import Store
-
-from .test_app_leaderboard import app, no_errors
+from tests.apptest import app, no_errors
 
 HOSTILE = ("<script>alert('pwned')</script>\n<b>bold html</b> <img src=x onerror=alert(1)>\n"
            "# a heading\n\n```python\nprint('code')\n```")
@@ -48,7 +47,7 @@ def inspector_app(**state) -> AppTest:
 
 def loaded(db):
     pool = Store(db).load_pool("demo")
-    return pool, metrics.rank_all(pool, "judge_score")
+    return pool, Evaluation(pool, "judge_score").rankings()
 
 
 def test_prompts_lowest_reta_first(db):
@@ -58,7 +57,7 @@ def test_prompts_lowest_reta_first(db):
     assert at.selectbox(key="rm_a").value == "strong_rm" and at.selectbox(key="rm_b").value is None
     assert at.number_input(key="eta").value == pytest.approx(0.25)
     pool, rankings = loaded(db)
-    expected = analysis.prompt_table(pool, rankings["strong_rm"], 0.25)
+    expected = P.prompt_table(pool, rankings["strong_rm"], 0.25)
     expected = expected.sort_values("reta", kind="stable")
     shown = at.dataframe[0].value
     assert list(shown["prompt_id"]) == list(expected["prompt_id"])
@@ -87,7 +86,7 @@ def test_chosen_prompt_shows_its_responses_in_rm_order(db):
     no_errors(at)
     pool, rankings = loaded(db)
     index = list(pool.prompt_ids).index("demo-p00031")
-    expected = analysis.prompt_responses(pool, rankings["reward_hacked_rm"], index, 0.2)
+    expected = P.prompt_responses(pool, rankings["reward_hacked_rm"], index, 0.2)
     shown = at.dataframe[1].value
     np.testing.assert_allclose(shown["rm_score"], expected["rm_score"])
     assert shown["rm_score"].is_monotonic_decreasing
@@ -96,13 +95,13 @@ def test_chosen_prompt_shows_its_responses_in_rm_order(db):
     np.testing.assert_allclose(shown["oracle_score"], expected["oracle_score"])
     assert shown["in_top"].sum() == 4  # eta N = 0.2 * 16 = 3.2: three whole and a share of the fourth
     texts = Store(db).load_responses("demo", "demo-p00031").set_index("response_id")["response"]
-    assert shown["preview"].iloc[0] == analysis.preview(texts[expected["response_id"].iloc[0]])
+    assert shown["preview"].iloc[0] == P.preview(texts[expected["response_id"].iloc[0]])
     # the RM's top pick is open, in full
     assert at.selectbox(key="_insp_response").value == expected["response_id"].iloc[0]
     assert any(c.value == texts[expected["response_id"].iloc[0]] for c in at.code)
     # per-prompt figures are the engine's
     metrics_shown = {m.label: m.value for m in at.metric}
-    row = analysis.prompt_table(pool, rankings["reward_hacked_rm"], 0.2).iloc[index]
+    row = P.prompt_table(pool, rankings["reward_hacked_rm"], 0.2).iloc[index]
     assert metrics_shown["RETA of this prompt"] == f"{row['reta']:.3f}"
 
 
@@ -122,7 +121,7 @@ def test_two_rms_side_by_side(db):
     at.run()
     no_errors(at)
     pool, rankings = loaded(db)
-    expected = analysis.prompt_table(pool, rankings["strong_rm"], 0.25, other=rankings["reward_hacked_rm"])
+    expected = P.prompt_table(pool, rankings["strong_rm"], 0.25, other=rankings["reward_hacked_rm"])
     shown = at.dataframe[0].value
     order = np.argsort(-expected["reta_gap"].abs().to_numpy(), kind="stable")
     assert list(shown["prompt_id"]) == list(expected["prompt_id"].iloc[order])
@@ -130,8 +129,8 @@ def test_two_rms_side_by_side(db):
     prompt = shown["prompt_id"].iloc[0]
     assert at.selectbox(key="prompt").value == prompt
     index = list(pool.prompt_ids).index(prompt)
-    a = analysis.prompt_responses(pool, rankings["strong_rm"], index, 0.25)
-    b = analysis.prompt_responses(pool, rankings["reward_hacked_rm"], index, 0.25)
+    a = P.prompt_responses(pool, rankings["strong_rm"], index, 0.25)
+    b = P.prompt_responses(pool, rankings["reward_hacked_rm"], index, 0.25)
     top_a, top_b = set(a.loc[a["in_top"], "response_id"]), set(b.loc[b["in_top"], "response_id"])
     picks_a, picks_b = at.dataframe[2].value, at.dataframe[3].value
     assert set(picks_a["response_id"]) == top_a and set(picks_b["response_id"]) == top_b
@@ -162,62 +161,62 @@ def test_bad_url_values_do_not_crash(db, params):
     assert any("not in this benchmark" in w.value for w in at.warning)
 
 
-# --------------------------------------------------------------------- analysis helpers
+# --------------------------------------------------------------------- per-prompt helpers
 @pytest.fixture(scope="module")
 def small():
     demo = generate_demo(n_prompts=30, n_responses=10, seed=5)
     pool = Pool.from_frame(demo.frame, demo.oracle_columns, demo.rm_columns, category_col="category")
     prompts = demo.frame.drop_duplicates("prompt_id")[["prompt_id", "prompt"]].astype(str)
-    return pool, metrics.rank_all(pool, "judge_score"), prompts, demo.frame
+    return pool, Evaluation(pool, "judge_score").rankings(), prompts, demo.frame
 
 
 def test_prompt_list_orders_and_search(small):
     pool, rankings, prompts, _ = small
-    table = analysis.prompt_table(pool, rankings["strong_rm"], 0.3, other=rankings["random_rm"])
-    worst = analysis.prompt_list(table, prompts)
+    table = P.prompt_table(pool, rankings["strong_rm"], 0.3, other=rankings["random_rm"])
+    worst = P.prompt_list(table, prompts)
     assert worst["reta"].is_monotonic_increasing and worst["prompt"].notna().all()
-    gap = analysis.prompt_list(table, prompts, order="gap")
+    gap = P.prompt_list(table, prompts, order="gap")
     assert gap["reta_gap"].abs().is_monotonic_decreasing
-    kept = analysis.prompt_list(table, prompts, search="P00003", order="prompt")
+    kept = P.prompt_list(table, prompts, search="P00003", order="prompt")
     assert list(kept["prompt_id"]) == ["demo-p00003"]
-    assert analysis.prompt_list(table, prompts, search="(").empty  # literal, not a regex
+    assert P.prompt_list(table, prompts, search="(").empty  # literal, not a regex
     with pytest.raises(Exception, match="second RM"):
-        analysis.prompt_list(analysis.prompt_table(pool, rankings["strong_rm"], 0.3), prompts, order="gap")
+        P.prompt_list(P.prompt_table(pool, rankings["strong_rm"], 0.3), prompts, order="gap")
     with pytest.raises(Exception, match="unknown prompt order"):
-        analysis.prompt_list(table, prompts, order="best")
+        P.prompt_list(table, prompts, order="best")
 
 
 def test_top_eta_oracle_mean_is_the_prompts_top_mean(small):
     pool, rankings, _, _ = small
-    table = analysis.prompt_table(pool, rankings["length_biased_rm"], 0.35)
+    table = P.prompt_table(pool, rankings["length_biased_rm"], 0.35)
     for index in (0, 7, 19):
-        responses = analysis.prompt_responses(pool, rankings["length_biased_rm"], index, 0.35)
-        top = analysis.top_eta_oracle_mean(responses)
+        responses = P.prompt_responses(pool, rankings["length_biased_rm"], index, 0.35)
+        top = P.top_eta_oracle_mean(responses)
         assert top == pytest.approx(table["reta"].iloc[index] * table["mu"].iloc[index])
 
 
 def test_cut_score_separates_inside_from_outside(small):
     pool, rankings, _, _ = small
-    responses = analysis.prompt_responses(pool, rankings["strong_rm"], 3, 0.3)
-    cut = analysis.cut_score(responses)
+    responses = P.prompt_responses(pool, rankings["strong_rm"], 3, 0.3)
+    cut = P.cut_score(responses)
     assert responses.loc[responses["in_top"], "rm_score"].min() >= cut
     assert responses.loc[~responses["in_top"], "rm_score"].max() <= cut
-    assert analysis.cut_score(analysis.prompt_responses(pool, rankings["strong_rm"], 3, 1.0)) is None
+    assert P.cut_score(P.prompt_responses(pool, rankings["strong_rm"], 3, 1.0)) is None
     tied = pd.DataFrame({"rm_score": [3.0, 2.0, 2.0, 1.0], "in_top": [True, True, True, False],
                          "weight": [1.0, 0.5, 0.5, 0.0]})
-    assert analysis.cut_score(tied) == pytest.approx(1.5)
+    assert P.cut_score(tied) == pytest.approx(1.5)
 
 
 def test_with_texts_and_top_eta_picks(small):
     pool, rankings, _, frame = small
-    a = analysis.prompt_responses(pool, rankings["strong_rm"], 2, 0.3)
-    b = analysis.prompt_responses(pool, rankings["reward_hacked_rm"], 2, 0.3)
+    a = P.prompt_responses(pool, rankings["strong_rm"], 2, 0.3)
+    b = P.prompt_responses(pool, rankings["reward_hacked_rm"], 2, 0.3)
     texts = frame[frame["prompt_id"] == pool.prompt_ids[2]][["response_id", "response"]]
-    full = analysis.with_texts(a, texts.iloc[::-1], limit=40)
+    full = P.with_texts(a, texts.iloc[::-1], limit=40)
     lookup = texts.set_index("response_id")["response"]
     assert list(full["text"]) == [lookup[r] for r in a["response_id"]]
     assert all(len(p) <= 40 and "\n" not in p for p in full["preview"])
-    picks = analysis.top_eta_picks(a, b)
+    picks = P.top_eta_picks(a, b)
     assert list(picks["response_id"]) == list(a.loc[a["in_top"], "response_id"])
     assert set(picks.loc[picks["shared"], "response_id"]) == \
         set(a.loc[a["in_top"], "response_id"]) & set(b.loc[b["in_top"], "response_id"])
@@ -235,5 +234,5 @@ def test_eta_and_rms_carry_over_from_the_curves_page(db):
     assert at.number_input(key="eta").value == pytest.approx(0.37)
     assert at.selectbox(key="rm_a").value == "random_rm"
     pool, rankings = loaded(db)
-    expected = analysis.prompt_table(pool, rankings["random_rm"], 0.37).sort_values("reta", kind="stable")
+    expected = P.prompt_table(pool, rankings["random_rm"], 0.37).sort_values("reta", kind="stable")
     assert list(at.dataframe[0].value["prompt_id"]) == list(expected["prompt_id"])

@@ -1,37 +1,13 @@
 """AppTest of the frame (app.py) and the Leaderboard page."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from reta_core import analysis
-from reta_core.demo import build_demo
+from reta_core import Evaluation
 from reta_core.store import Store
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture()
-def demo_db(tmp_path, monkeypatch):
-    path = tmp_path / "t.duckdb"
-    build_demo(Store(path), n_prompts=60, n_responses=16)
-    monkeypatch.setenv("RETA_DB", str(path))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    return path
-
-
-def app() -> AppTest:
-    return AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-
-
-def no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+from tests.apptest import REPO, app, no_errors
 
 
 def test_leaderboard_renders_engine_numbers(demo_db):
@@ -42,8 +18,7 @@ def test_leaderboard_renders_engine_numbers(demo_db):
     assert metrics["Prompts"] == "60" and metrics["Responses per prompt"] == "16"
     assert metrics["Excluded prompts"] == "0" and metrics["RMs"] == "8"
     shown = at.dataframe[0].value.set_index("rm")
-    pool = Store(demo_db).load_pool("demo")
-    expected = analysis.leaderboard(pool, "judge_score").table.set_index("rm")
+    expected = Evaluation.from_store(Store(demo_db), "demo", "judge_score").leaderboard().table.set_index("rm")
     assert set(shown.index) == set(expected.index) and "baseline_length" in shown.index
     for col in ("reta_0.1", "reta_at_eta_star", "eta_star", "bon", "kendall"):
         np.testing.assert_allclose(shown.loc[expected.index, col], expected[col], rtol=1e-12)
@@ -64,7 +39,7 @@ def test_changing_rms_and_category_changes_numbers(demo_db):
     shown = at.dataframe[0].value.set_index("rm")
     assert sorted(shown.index) == ["random_rm", "strong_rm"]
     pool = Store(demo_db).load_pool("demo", category="coding")
-    expected = analysis.leaderboard(pool, "judge_score", ["strong_rm", "random_rm"]).table.set_index("rm")
+    expected = Evaluation(pool, "judge_score").leaderboard(["strong_rm", "random_rm"]).table.set_index("rm")
     np.testing.assert_allclose(shown.loc[expected.index, "reta_0.25"], expected["reta_0.25"], rtol=1e-12)
     assert {m.label: m.value for m in at.metric}["Prompts"] == str(pool.n_prompts)
     assert at.query_params["cat"] == "coding"
@@ -79,7 +54,7 @@ def test_url_reopens_the_same_view(demo_db):
     shown = at.dataframe[0].value
     assert sorted(shown["rm"]) == ["length_biased_rm", "noisy_small_rm"]
     pool = Store(demo_db).load_pool("demo")
-    expected = analysis.leaderboard(pool, "judge_score", ["noisy_small_rm"], normalization="difference").table
+    expected = Evaluation(pool, "judge_score", "difference").leaderboard(["noisy_small_rm"]).table
     got = shown.set_index("rm").loc["noisy_small_rm", "reta_0.1"]
     assert got == pytest.approx(expected["reta_0.1"].iloc[0])
 

@@ -1,25 +1,23 @@
 """Every page on the real AlpacaEval pool, with a length scorer uploaded through the
-Data page (issue 5, "Done when").  Skipped when ../shared/data is absent."""
+Data page (issue 5, "Done when").  Skipped, saying how to point at it, when the real
+pool is not found ($RETA_REAL_POOL)."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
 
-from reta_core import analysis, ingest
+from reta_core import Evaluation, ingest
 from reta_core.store import Store
-from tests.test_app_data import upload
-from tests.test_app_leaderboard import app, no_errors
+from tests.apptest import app, no_errors, upload
+from tests.builders import REAL_POOL, REAL_POOL_MISSING
 
-REAL_POOL = Path(__file__).resolve().parents[2] / "shared/data/alpacaeval-tulu2-bon/pool.jsonl.gz"
 ORACLE = "gpt4_turbo_preference"
 PAGES = ["pages/leaderboard.py", "pages/curves.py", "pages/inspector.py", "pages/reliability.py",
          "pages/stability.py", "pages/data.py"]
 
-pytestmark = pytest.mark.skipif(not REAL_POOL.exists(), reason=f"real pool not found at {REAL_POOL}")
+pytestmark = pytest.mark.skipif(not REAL_POOL.exists(), reason=REAL_POOL_MISSING)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +52,7 @@ def test_length_scorer_uploaded_through_the_page_then_every_page_works(real_app,
 
     pool = Store(real_app).load_pool("alpacaeval")
     np.testing.assert_array_equal(pool.rms["length_scorer"], pool.rms["baseline_length"])
-    expected = analysis.leaderboard(pool, ORACLE).table.set_index("rm")
+    expected = Evaluation(pool, ORACLE).leaderboard().table.set_index("rm")
     at.switch_page("pages/leaderboard.py")
     at.run()
     no_errors(at)

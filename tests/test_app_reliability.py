@@ -1,40 +1,29 @@
 """AppTest of the Reliability page (issue 5): the reliability map (§8), the optimal
 quantile of each RM (§7) and RETA at one eta per category, checked against the engine.
 
-``demo_db`` and ``no_errors`` come from test_app_leaderboard.py; the helpers here
-(``app``, ``downloads``) are shared with test_app_stability.py and test_app_data.py.
-
-AppTest quirk (st.navigation): from the second run on, the tree drops app.py's own
-elements, the sidebar included, while session state still flows; so the sidebar is set
-through ``at.session_state`` and only page widgets are driven.
+``demo_db`` and ``downloads`` are fixtures of conftest.py; ``app`` and ``no_errors``
+come from tests/apptest.py.
 """
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-from streamlit.testing.v1 import AppTest
 
-from reta_core import analysis, metrics
+from reta_core import Evaluation
 from reta_core.ingest import import_frame
 from reta_core.store import Store
-from tests.test_app_leaderboard import demo_db, no_errors  # noqa: F401  (fixture)
-
-REPO = Path(__file__).resolve().parents[1]
-ORACLE = "judge_score"
+from tests import apptest
+from tests.apptest import ORACLE, REPO, no_errors
 
 
-def app(page: str = "pages/reliability.py") -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.switch_page(page)
-    return at
+def app(page: str = "pages/reliability.py"):
+    return apptest.app(page)
 
 
-def demo_pool(path):
-    return Store(path).load_pool("demo")
+def demo_evaluation(path) -> Evaluation:
+    return Evaluation.from_store(Store(path), "demo", ORACLE)
 
 
 def test_page_renders_every_section(demo_db):
@@ -52,7 +41,7 @@ def test_optimal_quantile_table_is_the_engine_table(demo_db):
     at = app()
     at.run()
     shown = at.dataframe[0].value.set_index("rm")
-    expected = analysis.optimal_table(demo_pool(demo_db), ORACLE).set_index("rm")
+    expected = demo_evaluation(demo_db).optimal_quantiles().set_index("rm")
     assert list(shown.index) == list(expected.index)
     for col in ("eta_star", "reta_at_eta_star", "eta_min", "reta_at_eta_min", "gain", "relative_gain"):
         np.testing.assert_allclose(shown[col], expected[col], rtol=1e-12)
@@ -69,9 +58,9 @@ def test_category_heatmap_data_is_the_engine_table(demo_db, downloads):
     at.session_state["rm"] = ["strong_rm", "coding_math_specialist_rm", "random_rm"]
     at.run()
     no_errors(at)
-    pool = demo_pool(demo_db)
+    ev = demo_evaluation(demo_db)
     rms = ["strong_rm", "coding_math_specialist_rm", "random_rm"]
-    expected = analysis.category_reta(pool, 0.1, ORACLE, rms)
+    expected = ev.category_table(0.1, rms)
     pd.testing.assert_frame_equal(at.dataframe[1].value.reset_index(drop=True), expected, check_dtype=False)
     csv = pd.read_csv(io.BytesIO(downloads(at, "csv_reta_by_category")))
     np.testing.assert_allclose(csv["reta"], expected["reta"], rtol=1e-12)
@@ -80,7 +69,7 @@ def test_category_heatmap_data_is_the_engine_table(demo_db, downloads):
     at.number_input(key="eta").set_value(0.25).run()
     no_errors(at)
     assert at.session_state["eta"] == 0.25
-    expected = analysis.category_reta(pool, 0.25, ORACLE, rms)
+    expected = ev.category_table(0.25, rms)
     np.testing.assert_allclose(at.dataframe[1].value["reta"], expected["reta"], rtol=1e-12)
 
 
@@ -103,7 +92,7 @@ def test_reliability_map_bins_and_csv(demo_db, downloads):
     at.number_input(key="rel_bins").set_value(8).run()
     no_errors(at)
     csv = pd.read_csv(io.BytesIO(downloads(at, "csv_reliability_map")))
-    expected = metrics.reliability_map(demo_pool(demo_db), ORACLE, ["reward_hacked_rm", "strong_rm"], bins=8).table
+    expected = demo_evaluation(demo_db).reliability_map(["reward_hacked_rm", "strong_rm"], bins=8).table
     assert len(csv) == 16
     np.testing.assert_allclose(csv["mean_normalized_oracle"], expected["mean_normalized_oracle"], rtol=1e-12)
     assert list(csv["n_responses"]) == list(expected["n_responses"])

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from reta_core import analysis, metrics
+from reta_core import Evaluation, readings, reports
 from reta_core.pool import Pool
 from reta_core.store import Store
-from tests.test_app_reliability import ORACLE, app, demo_db, no_errors  # noqa: F401  (fixture)
+from tests.apptest import ORACLE, app, no_errors
 
 PAGE = "pages/stability.py"
 RMS = ["strong_rm", "random_rm"]
@@ -29,15 +29,15 @@ def study_app(repeats: int = 20):
 
 @pytest.fixture()
 def calls(monkeypatch):
-    """Counts the calls of analysis.stability_study (the page's only way to compute)."""
-    real = analysis.stability_study
+    """Counts the calls of reports.stability_study (the page's only way to compute)."""
+    real = reports.stability_study
     counted = []
 
     def counting(*args, **kwargs):
         counted.append(kwargs.get("repeats"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(analysis, "stability_study", counting)
+    monkeypatch.setattr(reports, "stability_study", counting)
     return counted
 
 
@@ -58,19 +58,19 @@ def test_small_study_shows_exact_values_and_a_reading(demo_db, calls):
     no_errors(at)
     assert calls == [20]
     table = at.dataframe[0].value
-    pool = Store(demo_db).load_pool("demo")
-    expected = analysis.stability_study(pool, 0.1, ORACLE, RMS, repeats=20, seed=0)
+    ev = Evaluation.from_store(Store(demo_db), "demo", ORACLE)
+    expected = ev.stability(0.1, RMS, repeats=20, seed=0)
     np.testing.assert_allclose(table[["mean", "std", "cv", "exact"]], expected[["mean", "std", "cv", "exact"]],
                                rtol=1e-12)
     assert sorted(table["n"].unique()) == [2, 4, 8, 16] and set(table["rm"]) == set(RMS)
     for n in (2, 4, 8, 16):
-        bon = metrics.bon(pool, n, ORACLE, RMS).table.set_index("rm")["bon"]
+        bon = ev.bon(n, RMS).table.set_index("rm")["bon"]
         rows = table[(table["n"] == n) & (table["estimator"] == "BoN@n")].set_index("rm")
         np.testing.assert_allclose(rows.loc[RMS, "exact"], bon.loc[RMS], rtol=1e-12)
-        exact = metrics.reta_curves(pool, ORACLE, RMS, etas=[0.1], estimator="exact", n=n).table.set_index("rm")
+        exact = ev.curves(RMS, [0.1], estimator="exact", n=n).table.set_index("rm")
         rows = table[(table["n"] == n) & (table["estimator"] == "RETA@0.1")].set_index("rm")
         np.testing.assert_allclose(rows.loc[RMS, "exact"], exact.loc[RMS, "reta"], rtol=1e-12)
-    assert at.info[0].value == analysis.stability_reading(expected)
+    assert at.info[0].value == readings.stability_reading(expected)
     # eta = 0.1 with pools of 16 keeps k = 1 at every n: RETA is BoN@n there, and the reading says so
     assert "keeps only the top response (k = 1)" in at.info[0].value
     assert [s.value for s in at.subheader] == ["Reading", "Spread as n grows", "Convergence to the exact values",
@@ -101,16 +101,16 @@ def test_same_inputs_are_not_recomputed(demo_db, calls):
 def test_a_stopped_run_leaves_nothing(demo_db, monkeypatch):
     """Streamlit stops a running script at its next st call after a Stop click (a
     rerun); here the progress callback stops the script half way the same way."""
-    real = analysis.stability_study
+    real = reports.stability_study
 
     def stopped_half_way(*args, progress, **kwargs):
-        def step(done, total):
-            progress(done, total)
+        def step(done, total, message=""):
+            progress(done, total, message)
             if done > total / 2:
                 st.stop()
         return real(*args, progress=step, **kwargs)
 
-    monkeypatch.setattr(analysis, "stability_study", stopped_half_way)
+    monkeypatch.setattr(reports, "stability_study", stopped_half_way)
     at = study_app()
     at.run()
     at.button(key="stab_run").click().run()
@@ -119,7 +119,7 @@ def test_a_stopped_run_leaves_nothing(demo_db, monkeypatch):
     no_errors(at)
     assert not at.dataframe and "stopped" in at.warning[0].value
     assert at.button(key="stab_run").label == "Run the study"  # nothing was kept
-    monkeypatch.setattr(analysis, "stability_study", real)
+    monkeypatch.setattr(reports, "stability_study", real)
     at.button(key="stab_run").click().run()
     no_errors(at)
     assert len(at.dataframe) == 1 and not at.warning
@@ -135,8 +135,8 @@ def test_study_spreads_by_hand():
     resample is the whole pool, so both are exact (BoN@3 = 3, RETA@1 = 1) with no spread.
     """
     repeats = 4000
-    table = analysis.stability_study(HAND_POOL, 1.0, "J", ["Y"], repeats=repeats, seed=7).set_index(["n", "estimator"])
-    assert analysis.stability_sizes(3) == [2, 3]
+    table = Evaluation(HAND_POOL, "J").stability(1.0, ["Y"], repeats=repeats, seed=7).set_index(["n", "estimator"])
+    assert reports.stability_sizes(3) == [2, 3]
     bon, reta = table.loc[(2, "BoN@n")], table.loc[(2, "RETA@1")]
     assert bon["k"] == 1 and reta["k"] == 2
     assert bon["exact"] == pytest.approx(2.0) and reta["exact"] == pytest.approx(1.0)
@@ -152,13 +152,13 @@ def test_study_spreads_by_hand():
         row = table.loc[(3, est)]
         assert row["mean"] == pytest.approx(value) and row["exact"] == pytest.approx(value)
         assert row["std"] == pytest.approx(0.0, abs=1e-12)
-    assert "it varies less between resamples than BoN@n in 100%" in analysis.stability_reading(table.reset_index())
+    assert "it varies less between resamples than BoN@n in 100%" in readings.stability_reading(table.reset_index())
 
 
 def test_sizes_where_reta_is_bon():
     """k = ceil(eta n): at eta = 0.5 the 2-subsets keep one response (RETA@0.5 is BoN@2),
     the whole pool of 3 keeps two."""
-    table = analysis.stability_study(HAND_POOL, 0.5, "J", ["Y"], repeats=5)
-    assert analysis.bon_equivalent_sizes(table) == [2]  # n = 2: k = 1; n = 3: k = 2
+    table = Evaluation(HAND_POOL, "J").stability(0.5, ["Y"], repeats=5)
+    assert reports.bon_equivalent_sizes(table) == [2]  # n = 2: k = 1; n = 3: k = 2
     rows = table[table["n"] == 2].set_index("estimator")
     assert rows.loc["RETA@0.5", "std"] == rows.loc["BoN@n", "std"]

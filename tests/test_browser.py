@@ -241,15 +241,27 @@ def eta_input(page):
     return page.locator(".st-key-eta input")
 
 
+NAV_LINKS = '[data-testid="stTopNavLink"], [data-testid="stSidebarNavLink"]'
+# Records, from the document's creation on, the navigation links shown after every DOM
+# change (top or sidebar navigation: Streamlit's pages-folder mode would use the sidebar).
+NAV_RECORDER = """
+window.__navSeen = [];
+const record = () => {
+  const links = [...document.querySelectorAll('%s')];
+  if (links.length) window.__navSeen.push(links.map(a => a.innerText.trim().split('\\n').pop().trim()));
+};
+new MutationObserver(record).observe(document, {subtree: true, childList: true, characterData: true});
+""" % NAV_LINKS
+
+
 def nav_labels(page) -> list[str]:
-    """The sidebar's navigation links, without their icons' ligature text."""
-    return [text.strip().splitlines()[-1].strip()
-            for text in page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]').all_inner_texts()]
+    """The navigation's links, without their icons' ligature text."""
+    return [text.strip().splitlines()[-1].strip() for text in page.locator(NAV_LINKS).all_inner_texts()]
 
 
 def click_nav(page, label: str, title: str, *selectors: str) -> None:
-    """Switch page through the sidebar (the same session, as a user does)."""
-    page.locator('[data-testid="stSidebarNavLink"]').filter(has=page.get_by_text(label, exact=True)).click()
+    """Switch page through the navigation (the same session, as a user does)."""
+    page.locator(NAV_LINKS).filter(has=page.get_by_text(label, exact=True)).click()
     wait_for_page(page, title, *selectors)
 
 
@@ -382,16 +394,22 @@ def test_uploaded_rm_reaches_leaderboard_and_curves(server, page, demo_db, tmp_p
     screenshot(page, "curves_with_uploaded_rm")
 
 
-def test_deep_link_into_a_fresh_server(demo_db, page):
-    """The first request a server ever gets is a deep link to /curves: the sidebar must
-    show the app's navigation (st.navigation), not the pages folder's scripts."""
+@pytest.mark.parametrize("path, title, selectors", [("curves", "RETA curves", [CHART, TABLE]),
+                                                     ("", "Leaderboard", [TABLE])], ids=["deep_link", "root"])
+def test_a_fresh_server_never_shows_a_stray_navigation_link(demo_db, page, path, title, selectors):
+    """The first request a server ever gets (a deep link, or the root): from the first
+    paint until the page settles, the navigation lists the app's six pages and nothing
+    else (no pages-folder link such as ``common``, not even for a moment)."""
+    page.add_init_script(NAV_RECORDER)
     with served_app(demo_db) as url:
-        open_page(page, f"{url}/curves", "RETA curves", CHART, TABLE)
+        open_page(page, f"{url}/{path}", title, *selectors)
         assert_no_error(page)
-        labels = nav_labels(page)
-        assert labels == NAVIGATION
-        assert not any("common" in label.lower() for label in labels)
-        screenshot(page, "deep_link_curves")
-        click_nav(page, "Leaderboard", "Leaderboard", TABLE)  # and that navigation works
+        seen = page.evaluate("window.__navSeen")
+        assert seen, "no navigation link was ever drawn"
+        stray = sorted({label for labels in seen for label in labels} - set(NAVIGATION))
+        assert not stray, f"stray navigation links drawn at some point: {stray}"
+        assert nav_labels(page) == NAVIGATION
+        screenshot(page, f"fresh_server_{path or 'root'}")
+        click_nav(page, "Leaderboard" if path else "Curves", "Leaderboard" if path else "RETA curves", TABLE)
         assert_no_error(page)
         assert "strong_rm" in table_text(page)

@@ -1,6 +1,6 @@
 """Tests of the figure builders (reta_core/charts.py).
 
-Every figure is built from tables the real engine (``reta_core.metrics``) computes on a
+Every figure is built from tables the real engine (an ``Evaluation``) computes on a
 small seeded Pool, and the tests read the figure's data back: trace counts, y values
 equal to the table's values, the log eta axis, bands, the shaded eta < 1/N region,
 colours that stay with their RM.
@@ -15,7 +15,8 @@ import pandas as pd
 import plotly.io as pio
 import pytest
 
-from reta_core import charts, metrics
+from reta_core import charts
+from reta_core.evaluation import Evaluation
 from reta_core.pool import Pool
 
 RMS = ["good", "noisy", "random", "baseline_length"]
@@ -43,18 +44,23 @@ def pool() -> Pool:
 
 
 @pytest.fixture(scope="module")
+def evaluation(pool) -> Evaluation:
+    return Evaluation(pool)  # the first oracle, judge; ratio normalisation
+
+
+@pytest.fixture(scope="module")
 def colors() -> dict:
     return charts.rm_colors(RMS)
 
 
 @pytest.fixture(scope="module")
-def curves(pool) -> pd.DataFrame:
-    return metrics.reta_curves(pool, rms=RMS, etas=ETAS, ci=True, n_boot=100).table
+def curves(evaluation) -> pd.DataFrame:
+    return evaluation.curves(RMS, ETAS, ci=True, n_boot=100).table
 
 
 @pytest.fixture(scope="module")
-def perfect(pool) -> pd.DataFrame:
-    return metrics.reta_curves(pool, rms=["oracle"], etas=ETAS).table
+def perfect(evaluation) -> pd.DataFrame:
+    return evaluation.curves(["oracle"], ETAS).table
 
 
 def _traces(fig, name):
@@ -159,9 +165,9 @@ def test_perfect_and_random_reference_lines(curves, perfect, colors):
     assert not [t for t in as_raw.data if t.name.startswith(charts.RANDOM_NAME)]
 
 
-def test_region_below_one_over_n_is_shaded_up_to_min_eta(pool, colors):
+def test_region_below_one_over_n_is_shaded_up_to_min_eta(evaluation, colors):
     low_etas = np.geomspace(0.01, 1, 25)
-    table = metrics.reta_curves(pool, rms=RMS, etas=low_etas).table
+    table = evaluation.curves(RMS, low_etas).table
     assert table["below_min_eta"].any()
     fig = charts.curves_figure(table, colors, min_eta=MIN_ETA, marker_eta=0.25)
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
@@ -192,8 +198,8 @@ def test_sparkline_values_sample_each_curve(curves):
 
 
 # ----------------------------------------------------------------------- difference
-def test_difference_figure_marks_significant_stretches(pool):
-    table = metrics.compare_rms(pool, "good", "random", etas=ETAS, n_boot=200).table
+def test_difference_figure_marks_significant_stretches(evaluation):
+    table = evaluation.compare("good", "random", ETAS, n_boot=200).table
     assert table["significant"].any() and not table["significant"].all()
     fig = charts.difference_figure(table, marker_eta=0.1)
     assert len(fig.data) == 4
@@ -223,8 +229,8 @@ def test_runs_of_true():
 
 
 # ----------------------------------------------------------------------- reliability map
-def test_reliability_lines_and_heatmap_show_the_table(pool, colors):
-    rel = metrics.reliability_map(pool, rms=RMS, bins=5).table
+def test_reliability_lines_and_heatmap_show_the_table(evaluation, colors):
+    rel = evaluation.reliability_map(RMS, bins=5).table
     fig = charts.reliability_figure(rel, colors)
     assert len(fig.data) == len(RMS) + 1
     for rm in RMS:
@@ -253,7 +259,7 @@ def test_reliability_lines_and_heatmap_show_the_table(pool, colors):
 def test_category_heatmap_values_in_cells_centred_at_one(pool):
     rows = []
     for cat in ("chat", "math"):
-        t = metrics.reta_curves(pool.select_category(cat), rms=RMS, etas=[0.25]).table
+        t = Evaluation(pool.select_category(cat)).curves(RMS, [0.25]).table
         rows.append(t.assign(category=cat)[["rm", "category", "reta", "n_prompts"]])
     table = pd.concat(rows, ignore_index=True)
     fig = charts.category_heatmap(table)
@@ -272,13 +278,12 @@ def test_category_heatmap_values_in_cells_centred_at_one(pool):
 
 # ----------------------------------------------------------------------- stability
 @pytest.fixture(scope="module")
-def stability(pool) -> pd.DataFrame:
+def stability(evaluation) -> pd.DataFrame:
     frames = []
     for n in (4, 8, 16):
         etas = [0.5, 1.0 / n]
-        res = metrics.resample_reta(pool, n, etas, rms=["good", "noisy"], repeats=20).table
-        exact = metrics.reta_curves(pool, rms=["good", "noisy"], etas=etas, estimator="exact",
-                                    n=n).table
+        res = evaluation.resampled(n, etas, ["good", "noisy"], repeats=20).table
+        exact = evaluation.curves(["good", "noisy"], etas, estimator="exact", n=n).table
         res["exact"] = exact["reta"].to_numpy()
         res["estimator"] = np.where(res["eta"] == 0.5, "RETA@0.5", "BoN@n")
         frames.append(res)
@@ -364,9 +369,9 @@ def test_charts_does_not_import_streamlit():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_curves_figure_draws_bon_stars_at_one_over_n(pool, colors):
-    curves = metrics.reta_curves(pool, rms=RMS, etas=[0.1, 0.25, 1.0], estimator="exact", n=4).table
-    bon = metrics.bon(pool, 4, rms=RMS).table
+def test_curves_figure_draws_bon_stars_at_one_over_n(evaluation, colors):
+    curves = evaluation.curves(RMS, [0.1, 0.25, 1.0], estimator="exact", n=4).table
+    bon = evaluation.bon(4, RMS).table
     fig = charts.curves_figure(curves, colors, bon=bon)
     stars = [t for t in fig.data if t.name == "BoN@4 (eta = 1/n)"]
     assert len(stars) == 1 and stars[0].marker.symbol == "star"
@@ -375,8 +380,8 @@ def test_curves_figure_draws_bon_stars_at_one_over_n(pool, colors):
     assert list(stars[0].marker.color) == [colors[r] for r in bon["rm"]]
 
 
-def test_marker_label_near_an_edge_is_anchored_inwards(pool, colors):
-    curves = metrics.reta_curves(pool, rms=RMS, etas=[0.01, 0.1, 1.0]).table
+def test_marker_label_near_an_edge_is_anchored_inwards(evaluation, colors):
+    curves = evaluation.curves(RMS, [0.01, 0.1, 1.0]).table
     near_left = charts.curves_figure(curves, colors, marker_eta=0.011)
     middle = charts.curves_figure(curves, colors, marker_eta=0.1)
     near_right = charts.curves_figure(curves, colors, marker_eta=0.95)

@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reta_core import analysis, cli, metrics
+from reta_core import cli, metrics
+from reta_core.evaluation import Evaluation
 from reta_core.export import find_chrome
+from reta_core.scorers import PERFECT_RM, rms_not_beating_length
 from reta_core.store import Store
+from tests.builders import EXAMPLE, EXAMPLE_RM, REAL_POOL, REAL_POOL_MISSING, REPO
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "data" / "example_benchmark.csv"
-EXAMPLE_RM = REPO / "data" / "example_rm_scores.csv"
-REAL_POOL = Path(__file__).resolve().parents[2] / "shared/data/alpacaeval-tulu2-bon/pool.jsonl.gz"
 ETAS = [0.125, 0.25, 0.5, 1.0]
 
 
@@ -59,8 +58,9 @@ def demo_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def demo_pool(demo_db):
-    return Store(demo_db).load_pool("demo")
+def engine(demo_db) -> Evaluation:
+    """The engine called directly on the demo benchmark (its oracle, ratio normalisation)."""
+    return Evaluation(Store(demo_db).load_pool("demo"))
 
 
 def records(text: str) -> pd.DataFrame:
@@ -102,55 +102,54 @@ def test_list_without_database(tmp_path):
 
 
 # ---------------------------------------------------------------------------- reta
-def test_reta_json_equals_engine(demo_db, demo_pool):
+def test_reta_json_equals_engine(demo_db, engine):
     got = records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--eta", "0.125,0.25,0.5,1",
                      "--format", "json")[0])
-    want = metrics.reta_curves(demo_pool, etas=ETAS).table
+    want = engine.curves(etas=ETAS).table
     assert list(got.columns) == ["rm", "eta", "reta", "n_prompts"]
     assert got["rm"].tolist() == want["rm"].tolist() == [
-        r for r in demo_pool.rms for _ in ETAS]
+        r for r in engine.rms for _ in ETAS]
     np.testing.assert_array_equal(got["eta"], want["eta"])
     np.testing.assert_allclose(got["reta"], want["reta"], rtol=0, atol=1e-15)
     np.testing.assert_array_equal(got["n_prompts"], want["n_prompts"])
 
 
-def test_reta_default_grid_and_chosen_rms(demo_db, demo_pool):
+def test_reta_default_grid_and_chosen_rms(demo_db, engine):
     got = records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--rm", "random_rm",
                      "--rm", "strong_rm", "--format", "json")[0])
-    want = metrics.reta_curves(demo_pool, rms=["random_rm", "strong_rm"]).table
+    want = engine.curves(["random_rm", "strong_rm"]).table
     assert got["rm"].unique().tolist() == ["random_rm", "strong_rm"]
     np.testing.assert_array_equal(got["eta"], want["eta"])
     np.testing.assert_array_equal(got["eta"].unique(), metrics.default_eta_grid(8))
     np.testing.assert_allclose(got["reta"], want["reta"], rtol=0, atol=1e-15)
 
 
-def test_reta_ci_brackets_reta(demo_db, demo_pool):
+def test_reta_ci_brackets_reta(demo_db, engine):
     got = records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--eta", "0.25,0.5",
                      "--rm", "strong_rm", "--rm", "random_rm", "--ci", "--format", "json")[0])
     assert list(got.columns) == ["rm", "eta", "reta", "ci_low", "ci_high", "n_prompts"]
     assert (got["ci_low"] < got["reta"]).all() and (got["reta"] < got["ci_high"]).all()
-    want = metrics.reta_curves(demo_pool, rms=["strong_rm", "random_rm"], etas=[0.25, 0.5],
-                               ci=True).table
+    want = engine.curves(["strong_rm", "random_rm"], [0.25, 0.5], ci=True).table
     np.testing.assert_allclose(got[["ci_low", "ci_high"]], want[["ci_low", "ci_high"]], atol=1e-15)
     fewer = records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--eta", "0.25",
                        "--rm", "strong_rm", "--ci", "--repeats", 50, "--format", "json")[0])
     assert fewer["ci_low"].iloc[0] != got["ci_low"].iloc[0]  # B = 50, not the default 1000
 
 
-def test_reta_exact_equals_exact_estimator(demo_db, demo_pool):
+def test_reta_exact_equals_exact_estimator(demo_db, engine):
     got = records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--estimator", "exact",
                      "--n", 4, "--eta", "0.25,0.5,1", "--format", "json")[0])
-    want = metrics.reta_curves(demo_pool, etas=[0.25, 0.5, 1], estimator="exact", n=4).table
+    want = engine.curves(etas=[0.25, 0.5, 1], estimator="exact", n=4).table
     np.testing.assert_allclose(got["reta"], want["reta"], rtol=0, atol=1e-15)
-    assert not np.allclose(got["reta"], metrics.reta_curves(demo_pool, etas=[0.25, 0.5, 1]).table["reta"])
+    assert not np.allclose(got["reta"], engine.curves(etas=[0.25, 0.5, 1]).table["reta"])
     # without --n: the smallest pool (8)
     default = records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--estimator", "exact",
                          "--eta", "0.5", "--rm", "strong_rm", "--format", "json")[0])
-    want8 = metrics.reta_curves(demo_pool, rms=["strong_rm"], etas=[0.5], estimator="exact", n=8)
+    want8 = engine.curves(["strong_rm"], [0.5], estimator="exact", n=8)
     assert default["reta"].iloc[0] == pytest.approx(want8.table["reta"].iloc[0], abs=1e-15)
 
 
-def test_reta_resample_is_seeded(demo_db, demo_pool):
+def test_reta_resample_is_seeded(demo_db, engine):
     def run(seed):
         return records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--estimator",
                           "resample", "--n", 4, "--eta", "0.25,0.5", "--rm", "strong_rm",
@@ -160,8 +159,7 @@ def test_reta_resample_is_seeded(demo_db, demo_pool):
     assert list(first.columns) == ["rm", "eta", "reta", "std", "n_prompts"]
     pd.testing.assert_frame_equal(first, again)
     assert not np.allclose(first["reta"], other["reta"])
-    want = metrics.resample_reta(demo_pool, 4, [0.25, 0.5], rms=["strong_rm"], repeats=30,
-                                 seed=7).table
+    want = engine.resampled(4, [0.25, 0.5], ["strong_rm"], repeats=30, seed=7).table
     np.testing.assert_allclose(first["reta"], want["mean"], atol=1e-15)
     np.testing.assert_allclose(first["std"], want["std"], atol=1e-15)
 
@@ -202,7 +200,7 @@ def test_reta_category_and_normalization(demo_db):
     pool = store.load_pool("demo", category="math")
     got = records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--category", "math",
                      "--normalization", "difference", "--eta", "0.5", "--format", "json")[0])
-    want = metrics.reta_curves(pool, etas=[0.5], normalization="difference").table
+    want = Evaluation(pool, normalization="difference").curves(etas=[0.5]).table
     np.testing.assert_allclose(got["reta"], want["reta"], atol=1e-15)
     assert (got["n_prompts"] == pool.n_prompts).all() and pool.n_prompts < 40
 
@@ -221,8 +219,8 @@ def test_out_writes_the_file_and_nothing_to_stdout(demo_db, tmp_path):
 
 
 # ---------------------------------------------------------------------------- leaderboard
-def test_leaderboard_json_and_csv_equal_analysis(demo_db, demo_pool):
-    want = analysis.leaderboard(demo_pool, ci=False).table
+def test_leaderboard_json_and_csv_equal_the_engine(demo_db, engine):
+    want = engine.leaderboard(ci=False).table
     columns = ["rm", "pairwise_accuracy", "spearman", "kendall", "bon", "eta_star",
                "reta_at_eta_star", "reta_0.05", "reta_0.1", "reta_0.25", "reta_0.5",
                "is_baseline", "n_prompts"]
@@ -234,23 +232,23 @@ def test_leaderboard_json_and_csv_equal_analysis(demo_db, demo_pool):
     as_csv = pd.read_csv(io.StringIO(ok("--db", demo_db, "leaderboard", "--benchmark", "demo",
                                         "--format", "csv")[0]))
     pd.testing.assert_frame_equal(as_csv, want[columns], check_dtype=False, atol=1e-15, rtol=0)
-    lagging = analysis.rms_not_beating_length(want)
+    lagging = rms_not_beating_length(want)
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert [w.split()[1] for w in warnings] == lagging
     assert all("length baseline" in w for w in warnings)
 
 
-def test_leaderboard_n_ci_and_table(demo_db, demo_pool):
+def test_leaderboard_n_ci_and_table(demo_db, engine):
     got = records(ok("--db", demo_db, "leaderboard", "--benchmark", "demo", "--n", 4, "--ci",
                      "--format", "json")[0])
-    want = analysis.leaderboard(demo_pool, n=4, ci=True).table
+    want = engine.leaderboard(n=4, ci=True).table
     for col in ("bon", "reta_0.1_low", "reta_0.1_high", "reta_at_eta_star_low"):
         np.testing.assert_allclose(got[col], want[col], atol=1e-15)
     assert (got["reta_0.25_low"] <= got["reta_0.25"]).all()
     assert (got["reta_0.25"] <= got["reta_0.25_high"]).all()
     table, _ = ok("--db", demo_db, "leaderboard", "--benchmark", "demo")
     assert "BoN@8" in table and "baseline_length (baseline)" in table
-    body = [line for line in table.splitlines() if line.split() and line.split()[0] in demo_pool.rms]
+    body = [line for line in table.splitlines() if line.split() and line.split()[0] in engine.rms]
     assert [line.split()[0] for line in body] == want["rm"].tolist()
 
 
@@ -269,7 +267,7 @@ def test_ingest_example_and_add_scores(tmp_path):
     got = records(ok("--db", db, "reta", "--benchmark", "example", "--rm", "my_rm", "--eta",
                      "0.5", "--format", "json")[0])
     pool = Store(db).load_pool("example")
-    want = metrics.reta_curves(pool, rms=["my_rm"], etas=[0.5]).table
+    want = Evaluation(pool).curves(["my_rm"], [0.5]).table
     assert got["reta"].iloc[0] == pytest.approx(want["reta"].iloc[0], abs=1e-15)
 
 
@@ -290,7 +288,7 @@ def test_ingest_rm_choices(tmp_path):
 
 
 # ---------------------------------------------------------------------------- export-chart
-def test_export_chart_html_and_csv(demo_db, demo_pool, tmp_path):
+def test_export_chart_html_and_csv(demo_db, engine, tmp_path):
     html = tmp_path / "curves.html"
     status, out, _ = call("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart",
                           "curves", "--rm", "strong_rm", "--rm", "reward_hacked_rm", "--eta", "0.3",
@@ -302,32 +300,31 @@ def test_export_chart_html_and_csv(demo_db, demo_pool, tmp_path):
     csv = tmp_path / "curves.csv"
     ok("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart", "curves", "--rm",
        "strong_rm", "--rm", "reward_hacked_rm", "--out", csv)
-    want = analysis.curves_chart_data(demo_pool, rms=["strong_rm", "reward_hacked_rm"]).table()
+    want = engine.curves_chart(["strong_rm", "reward_hacked_rm"]).table()
     got = pd.read_csv(csv)
     assert list(got.columns) == list(want.columns)
     pd.testing.assert_frame_equal(got, want, check_dtype=False, atol=1e-15, rtol=0)
     # the RMs' rows are the engine's curves; the perfect ranking's rows are there too
     curves = got[got["series"] == "RETA curve"].drop(columns="series").reset_index(drop=True)
-    direct = metrics.reta_curves(demo_pool, rms=["strong_rm", "reward_hacked_rm"], ci=True).table
+    direct = engine.curves(["strong_rm", "reward_hacked_rm"], ci=True).table
     pd.testing.assert_frame_equal(curves, direct, check_dtype=False, atol=1e-15, rtol=0)
-    assert (got.loc[got["series"].str.startswith("perfect"), "rm"] == analysis.PERFECT_RM).all()
+    assert (got.loc[got["series"].str.startswith("perfect"), "rm"] == PERFECT_RM).all()
     exact = tmp_path / "exact.csv"
     ok("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart", "curves", "--rm", "strong_rm",
        "--estimator", "exact", "--n", "4", "--out", exact)
     bon_rows = pd.read_csv(exact).query("series == 'BoN@n'")
     assert bon_rows["eta"].tolist() == [0.25]
-    assert bon_rows["reta"].iloc[0] == pytest.approx(metrics.bon(demo_pool, 4, rms=["strong_rm"]).table["bon"].iloc[0])
+    assert bon_rows["reta"].iloc[0] == pytest.approx(engine.bon(4, ["strong_rm"]).table["bon"].iloc[0])
 
 
-def test_curves_chart_data_is_what_the_page_draws(demo_pool):
-    data = analysis.curves_chart_data(demo_pool, rms=["strong_rm"], estimator="exact",
-                                      include=(0.05,))
+def test_curves_chart_data_is_what_the_page_draws(engine):
+    data = engine.curves_chart(["strong_rm"], estimator="exact", include=(0.05,))
     assert data.n == 8 and data.min_eta == pytest.approx(1 / 8) and data.min_pool_size == 8
     assert 0.05 in data.curves["eta"].to_numpy()
     np.testing.assert_array_equal(data.perfect["eta"], data.curves["eta"])
-    perfect = demo_pool.with_rms({"perfect ranking": demo_pool.oracles["judge_score"]})
-    want = metrics.reta_curves(perfect, "judge_score", ["perfect ranking"],
-                               etas=data.curves["eta"].to_numpy(), estimator="exact", n=8).table
+    perfect = engine.pool.with_rms({"perfect ranking": engine.pool.oracles["judge_score"]})
+    want = Evaluation(perfect, "judge_score").curves(["perfect ranking"], data.curves["eta"].to_numpy(),
+                                                     estimator="exact", n=8).table
     np.testing.assert_allclose(data.perfect["reta"], want["reta"], atol=1e-15)
     assert (data.perfect["reta"].to_numpy() >= data.curves["reta"].to_numpy() - 1e-12).all()
 
@@ -475,7 +472,7 @@ def test_entry_point_exit_codes_and_quiet_progress(tmp_path):
     assert usage.stderr.startswith("error:")
 
 
-@pytest.mark.skipif(not REAL_POOL.is_file(), reason="the shared real pool is not here")
+@pytest.mark.skipif(not REAL_POOL.is_file(), reason=REAL_POOL_MISSING)
 def test_real_pool(tmp_path):
     db = tmp_path / "real.duckdb"
     out, err = ok("--db", db, "ingest", REAL_POOL, "--benchmark", "alpaca", "--oracle",

@@ -143,7 +143,7 @@ def test_other_sizes_and_bad_arguments():
 
 def test_progress_is_reported():
     calls = []
-    generate_demo(20, 8, progress=lambda fraction, message: calls.append((fraction, message)))
+    generate_demo(20, 8, progress=lambda done, total, message="": calls.append((done / total, message)))
     fractions = [f for f, _ in calls]
     assert len(calls) >= 3
     assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] == 1.0

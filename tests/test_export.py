@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 from plotly.io.json import to_json_plotly
 
-from reta_core import charts, export, metrics
+from reta_core import charts, compat, export
 from reta_core.errors import RetaInputError
+from reta_core.evaluation import Evaluation
 from reta_core.pool import Pool
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -36,7 +37,7 @@ def curves() -> pd.DataFrame:
     pool = Pool.from_codes(np.repeat(np.arange(12), 8), [f"p{i}" for i in range(12)],
                            [f"r{i}" for i in range(rows)], {"judge": judge},
                            {"rm_alpha": judge + rng.normal(size=rows), "rm_beta": rng.normal(size=rows)})
-    return metrics.reta_curves(pool, etas=np.geomspace(1 / 8, 1, 12), ci=True, n_boot=50).table
+    return Evaluation(pool).curves(etas=np.geomspace(1 / 8, 1, 12), ci=True, n_boot=50).table
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +167,7 @@ def test_images_render_with_one_shared_browser(fig, tmp_path):
     assert _png_size(again) == (100, 100)
     # all four images came from one browser, started at most once here
     assert export.image_server_starts() - starts <= 1
-    assert kaleido._global_server.is_running()
+    assert compat.kaleido_server_alive(kaleido)
 
 
 @needs_chrome

@@ -10,14 +10,10 @@ import pandas as pd
 import pytest
 
 from reta_core.errors import RetaInputError
-from reta_core.ingest import (BASELINE_LENGTH, BASELINE_RANDOM, BASELINE_RANDOM_SEED,
-                              ImportReport, add_rm_scores, import_benchmark, import_frame)
+from reta_core.ingest import ImportReport, add_rm_scores, import_benchmark, import_frame
+from reta_core.scorers import BASELINE_LENGTH, BASELINE_RANDOM, BASELINE_RANDOM_SEED
 from reta_core.store import Store
-
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "data" / "example_benchmark.csv"
-EXAMPLE_RM = REPO / "data" / "example_rm_scores.csv"
-REAL_POOL = Path(__file__).resolve().parents[2] / "shared/data/alpacaeval-tulu2-bon/pool.jsonl.gz"
+from tests.builders import EXAMPLE, EXAMPLE_RM, REAL_POOL, REAL_POOL_MISSING
 
 
 @pytest.fixture
@@ -247,7 +243,7 @@ def test_report_counts_prompts_that_will_not_count(tmp_path):
                                              "mean_oracle_not_positive": 1}
     text_report = report.to_text()
     assert "helpful_rm (with judge_score): 1 with fewer than 2 scored responses" in text_report
-    assert "mean oracle <= 0" in text_report
+    assert "mean oracle score <= 0" in text_report
     as_dict = report.to_dict()
     assert as_dict["excluded"] == report.excluded and as_dict["rows"] == 12
 
@@ -256,7 +252,7 @@ def test_report_of_a_clean_import(tmp_path):
     store = Store(tmp_path / "db.duckdb")
     seen = []
     report = import_benchmark(store, EXAMPLE, "e", ["judge_score"],
-                              progress=lambda f, m: seen.append((f, m)))
+                              progress=lambda done, total, m="": seen.append((done / total, m)))
     assert isinstance(report, ImportReport)
     assert (report.rows, report.prompts, report.responses) == (12, 3, 12)
     assert report.pool_size == {"min": 4, "median": 4, "max": 4}
@@ -368,7 +364,7 @@ def test_frame_with_categoricals_and_numeric_ids(tmp_path):
 
 
 # ------------------------------------------------------------------ real data
-@pytest.mark.skipif(not REAL_POOL.exists(), reason="shared real-data pool is absent")
+@pytest.mark.skipif(not REAL_POOL.exists(), reason=REAL_POOL_MISSING)
 def test_real_alpacaeval_pool(tmp_path):
     store = Store(tmp_path / "real.duckdb")
     report = import_benchmark(store, REAL_POOL, "alpacaeval", ["gpt4_turbo_preference"],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,25 +13,13 @@ from scipy import stats
 
 from reta_core import metrics as M
 from reta_core.errors import RetaInputError
+from reta_core.evaluation import Evaluation
 from reta_core.pool import Pool
 from reta_core.ranking import rank_within_prompts
-
-REAL_POOL = Path(__file__).resolve().parents[2] / "shared/data/alpacaeval-tulu2-bon/pool.jsonl.gz"
+from tests.builders import REAL_POOL, REAL_POOL_MISSING, make_pool, random_pool
 
 
 # ----------------------------------------------------------------- helpers
-def make_pool(groups, rms=None) -> Pool:
-    """``groups``: list of oracle lists, one per prompt; ``rms``: name -> list of lists."""
-    sizes = [len(g) for g in groups]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    flat = lambda lists: np.array([v for g in lists for v in g], dtype=float)  # noqa: E731
-    return Pool(prompt_ids=np.array([f"p{i}" for i in range(len(groups))], dtype=object),
-                offsets=offsets,
-                response_ids=np.array([f"r{i}" for i in range(offsets[-1])], dtype=object),
-                oracles={"j": flat(groups)},
-                rms={k: flat(v) for k, v in (rms or {}).items()})
-
-
 def reference_tied(y, j):
     """§2 written the slow way: sort by y descending, average J within equal y."""
     order = sorted(range(len(y)), key=lambda i: -y[i])
@@ -67,8 +54,8 @@ def brute_force_exact(y, j, n, k):
     return total / count
 
 
-def curve(pool, rm, etas, **kw):
-    return M.reta_curves(pool, "j", rms=[rm], etas=etas, **kw).table["reta"].to_numpy()
+def curve(pool, rm, etas, normalization="ratio", **kw):
+    return Evaluation(pool, "j", normalization).curves([rm], etas, **kw).table["reta"].to_numpy()
 
 
 # ----------------------------------------------------------------- hand-computed cases
@@ -76,7 +63,7 @@ def test_pool_reta_hand_computed_with_ties():
     # prompt a: y ranks j=4 first, a tie of (2, 3) -> 2.5 each, then 1; mu = 2.5
     # prompt b: ranks 5, 0, 5; mu = 10/3
     pool = make_pool([[1, 2, 3, 4], [5, 5, 0]], {"y": [[0.1, 0.2, 0.2, 0.9], [3, 1, 2]]})
-    table = M.reta_curves(pool, "j", etas=[1 / 3, 0.5, 1.0]).table
+    table = Evaluation(pool, "j").curves(etas=[1 / 3, 0.5, 1.0]).table
     # a at eta 1/3: m = 4/3, S = 4 + 1/3 * 2.5, T = S / m = 3.625, R = 1.45; b: T = 5, R = 1.5
     # a at eta 1/2: S = 6.5, T = 3.25, R = 1.3; b: m = 1.5, S = 5 + 0.5 * 0, T = 10/3, R = 1
     np.testing.assert_allclose(table["reta"], [(1.45 + 1.5) / 2, (1.3 + 1.0) / 2, 1.0])
@@ -93,7 +80,7 @@ def test_difference_and_raw_normalisations_hand_computed():
 
 def test_eta_below_one_over_n_is_top1_and_flagged():
     pool = make_pool([[1, 2, 3, 4]], {"y": [[1, 2, 3, 4]]})
-    table = M.reta_curves(pool, "j", etas=[0.01, 0.1, 0.25]).table
+    table = Evaluation(pool, "j").curves(etas=[0.01, 0.1, 0.25]).table
     np.testing.assert_allclose(table["reta"], [4 / 2.5] * 3)
     assert table["below_min_eta"].tolist() == [True, True, False]
 
@@ -101,7 +88,7 @@ def test_eta_below_one_over_n_is_top1_and_flagged():
 def test_eligibility_reasons_counted_not_dropped():
     pool = make_pool([[1, 2, 3], [np.nan, 2, 5], [0, 0, 0], [1, np.nan, np.nan], [-1, 1, 0]],
                      {"y": [[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, np.inf, 2]]})
-    result = M.reta_curves(pool, "j", etas=[0.5])
+    result = Evaluation(pool, "j").curves(etas=[0.5])
     excluded = dict(zip(result.excluded["reason"], result.excluded["n_prompts"]))
     # p3 has one finite oracle; p4 drops the infinite RM score and has 2 responses left with mu = -0.5
     assert excluded == {M.REASON_FEW: 1, M.REASON_MU: 2}
@@ -110,7 +97,7 @@ def test_eligibility_reasons_counted_not_dropped():
     expected = ((3 + 1) / 1.5 / 2 + 5 / 3.5) / 2
     np.testing.assert_allclose(result.table["reta"], [expected])
     # the difference normalisation keeps the prompts whose mean is not positive
-    diff = M.reta_curves(pool, "j", etas=[0.5], normalization="difference")
+    diff = Evaluation(pool, "j", "difference").curves(etas=[0.5])
     assert diff.table["n_prompts"].iloc[0] == 4
 
 
@@ -128,7 +115,7 @@ def test_exact_bon_hand_computed():
     # pairs of 4 with J~ = [4, 2.5, 2.5, 1]: the best-ranked of a random pair has rank 1
     # in 3 of 6 pairs -> E = (3 * 4 + 3 * 2.5) / 6 = 3.25, / mu 2.5 = 1.3
     pool = make_pool([[1, 2, 3, 4]], {"y": [[0.1, 0.2, 0.2, 0.9]]})
-    assert M.bon(pool, 2, "j").table["bon"].iloc[0] == pytest.approx(1.3)
+    assert Evaluation(pool, "j").bon(2).table["bon"].iloc[0] == pytest.approx(1.3)
 
 
 def test_optimal_eta_ties_go_to_largest_and_respect_min():
@@ -144,11 +131,11 @@ def test_optimal_eta_ties_go_to_largest_and_respect_min():
 def test_reliability_map_hand_computed():
     # N = 4, no ties: u = 0.125, 0.375, 0.625, 0.875 -> one response per bin with K = 4
     pool = make_pool([[1, 2, 3, 6]], {"y": [[4, 3, 2, 1]]})
-    table = M.reliability_map(pool, "j", bins=4).table
+    table = Evaluation(pool, "j").reliability_map(bins=4).table
     np.testing.assert_allclose(table["mean_normalized_oracle"], [1 / 3, 2 / 3, 1, 2])
     # a tie of all four: r_mid = 2.5, u = 0.5 -> every response in bin 1 (0.25, 0.5]
     tied = make_pool([[1, 2, 3, 6]], {"y": [[1, 1, 1, 1]]})
-    table = M.reliability_map(tied, "j", bins=4).table
+    table = Evaluation(tied, "j").reliability_map(bins=4).table
     assert table["n_responses"].tolist() == [0, 4, 0, 0]
 
 
@@ -169,40 +156,24 @@ def test_default_eta_grid():
 def test_eta_outside_range_rejected(bad):
     pool = make_pool([[1, 2, 3]], {"y": [[1, 2, 3]]})
     with pytest.raises(RetaInputError, match="eta must lie in"):
-        M.reta_curves(pool, "j", etas=[0.5, bad])
+        Evaluation(pool, "j").curves(etas=[0.5, bad])
 
 
 def test_bad_n_and_names_rejected():
     pool = make_pool([[1, 2, 3]], {"y": [[1, 2, 3]]})
     with pytest.raises(RetaInputError, match="n must be a whole number"):
-        M.bon(pool, 0, "j")
+        Evaluation(pool, "j").bon(0)
     with pytest.raises(RetaInputError, match="larger than every pool"):
-        M.bon(pool, 4, "j")
+        Evaluation(pool, "j").bon(4)
     with pytest.raises(RetaInputError, match="unknown RM 'nope'"):
-        M.reta_curves(pool, "j", rms=["nope"])
+        Evaluation(pool, "j").curves(["nope"])
     with pytest.raises(RetaInputError, match="unknown oracle 'nope'"):
-        M.reta_curves(pool, "nope")
+        Evaluation(pool, "nope").curves()
     with pytest.raises(RetaInputError, match="unknown normalisation"):
-        M.reta_curves(pool, "j", normalization="zscore")
+        Evaluation(pool, "j", normalization="zscore").curves()
 
 
 # ----------------------------------------------------------------- random pools
-def random_pool(rng, n_prompts=30, sizes=(2, 9), ties=True, nan_rate=0.0, n_rms=2) -> Pool:
-    pool_sizes = rng.integers(sizes[0], sizes[1] + 1, size=n_prompts)
-    total = int(pool_sizes.sum())
-    oracle = rng.integers(1, 6, size=total).astype(float) if ties else rng.random(total) + 0.1
-    rms = {}
-    for i in range(n_rms):
-        y = rng.integers(0, 4, size=total).astype(float) if ties else rng.normal(size=total)
-        if nan_rate:
-            y[rng.random(total) < nan_rate] = np.nan
-        rms[f"rm{i}"] = y
-    return Pool(prompt_ids=np.array([f"p{i}" for i in range(n_prompts)], dtype=object),
-                offsets=np.concatenate([[0], np.cumsum(pool_sizes)]),
-                response_ids=np.array([f"r{i}" for i in range(total)], dtype=object),
-                oracles={"j": oracle}, rms=rms)
-
-
 def per_prompt_lists(pool, rm):
     for p in range(pool.n_prompts):
         sl = slice(pool.offsets[p], pool.offsets[p + 1])
@@ -216,7 +187,7 @@ def test_pool_reta_matches_reference_on_ragged_pools_with_ties_and_nans(seed):
     rng = np.random.default_rng(seed)
     pool = random_pool(rng, sizes=(1, 40), nan_rate=0.1)
     etas = np.array([0.01, 0.07, 0.2, 1 / 3, 0.5, 0.9, 1.0])
-    result = M.reta_curves(pool, "j", rms=["rm0"], etas=etas)
+    result = Evaluation(pool, "j").curves(["rm0"], etas)
     expected = []
     for y, j in per_prompt_lists(pool, "rm0"):
         if len(y) >= 2 and np.mean(j) > 0:
@@ -248,8 +219,8 @@ def test_pool_and_exact_agree_when_n_is_pool_size_and_eta_n_whole():
     rng = np.random.default_rng(7)
     pool = random_pool(rng, n_prompts=50, sizes=(8, 8))
     etas = np.array([1, 2, 3, 4, 6, 8]) / 8
-    pool_curve = M.reta_curves(pool, "j", etas=etas).table
-    exact_curve = M.reta_curves(pool, "j", etas=etas, estimator="exact", n=8).table
+    pool_curve = Evaluation(pool, "j").curves(etas=etas).table
+    exact_curve = Evaluation(pool, "j").curves(etas=etas, estimator="exact", n=8).table
     np.testing.assert_allclose(pool_curve["reta"], exact_curve["reta"], rtol=1e-12)
 
 
@@ -257,8 +228,8 @@ def test_resampling_mean_converges_to_exact():
     rng = np.random.default_rng(3)
     pool = random_pool(rng, n_prompts=40, sizes=(6, 12), n_rms=1)
     etas = [0.1, 0.25, 0.5]
-    res = M.resample_reta(pool, 5, etas, "j", repeats=400, seed=1).table
-    exact = M.reta_curves(pool, "j", etas=etas, estimator="exact", n=5).table
+    res = Evaluation(pool, "j").resampled(5, etas, repeats=400, seed=1).table
+    exact = Evaluation(pool, "j").curves(etas=etas, estimator="exact", n=5).table
     se = res["std"].to_numpy() / np.sqrt(400)
     assert np.all(np.abs(res["mean"].to_numpy() - exact["reta"].to_numpy()) < 4 * se + 1e-12)
     assert (res["std"] > 0).all()
@@ -269,18 +240,18 @@ def test_resampling_spread_hand_checked_and_seeded():
     # the top response is drawn in 2 of 3 pairs -> value 3/1 = 3 (mu = 1), else 0.
     # So each repeat (one prompt) is 3 with p = 2/3 or 0: mean 2, sd = 3 * sqrt(2/9) = sqrt(2).
     pool = make_pool([[3, 0, 0]], {"y": [[2, 1, 0]]})
-    res = M.resample_reta(pool, 2, [0.5], "j", repeats=4000, seed=5).table.iloc[0]
+    res = Evaluation(pool, "j").resampled(2, [0.5], repeats=4000, seed=5).table.iloc[0]
     assert res["mean"] == pytest.approx(2.0, abs=0.1)
     assert res["std"] == pytest.approx(math.sqrt(2), abs=0.05)
     assert res["cv"] == pytest.approx(res["std"] / res["mean"])
-    again = M.resample_reta(pool, 2, [0.5], "j", repeats=4000, seed=5).table.iloc[0]
+    again = Evaluation(pool, "j").resampled(2, [0.5], repeats=4000, seed=5).table.iloc[0]
     assert again["mean"] == res["mean"] and again["std"] == res["std"]
 
 
 def test_resampling_breaks_ties_uniformly():
     # all tied: BoN@1 of a random draw has mean mu, so the ratio is 1 on average
     pool = make_pool([[1, 2, 3, 6]], {"y": [[0, 0, 0, 0]]})
-    res = M.resample_reta(pool, 2, [0.5], "j", repeats=4000, seed=2).table.iloc[0]
+    res = Evaluation(pool, "j").resampled(2, [0.5], repeats=4000, seed=2).table.iloc[0]
     assert res["mean"] == pytest.approx(1.0, abs=0.05)
 
 
@@ -318,12 +289,12 @@ def test_compare_rms_paired():
     j = pool.oracles["j"]
     pool = pool.with_rms({"good": j + rng.normal(scale=0.01, size=j.size),
                           "bad": -j + rng.normal(scale=0.01, size=j.size)})
-    result = M.compare_rms(pool, "good", "bad", etas=[0.125, 0.5, 1.0], oracle="j")
+    result = Evaluation(pool, "j").compare("good", "bad", [0.125, 0.5, 1.0])
     table = result.table
     assert table["p_a_better"].iloc[0] == 1.0 and table["significant"].iloc[0]
     assert table["diff"].iloc[-1] == pytest.approx(0.0, abs=1e-12)  # RETA(1) = 1 for both
     assert not table["significant"].iloc[-1]
-    good = M.reta_curves(pool, "j", rms=["good", "bad"], etas=[0.125]).table
+    good = Evaluation(pool, "j").curves(["good", "bad"], [0.125]).table
     assert table["diff"].iloc[0] == pytest.approx(good["reta"].iloc[0] - good["reta"].iloc[1])
 
 
@@ -341,7 +312,7 @@ def test_count_inversions_matches_brute_force():
 def test_baselines_match_scipy(seed, ties):
     rng = np.random.default_rng(seed)
     pool = random_pool(rng, n_prompts=25, sizes=(1, 40), n_rms=1, nan_rate=0.05, ties=ties)
-    table = M.baselines(pool, "j").table.iloc[0]
+    table = Evaluation(pool, "j").baselines().table.iloc[0]
     accs, rhos, taus = [], [], []
     for y, j in per_prompt_lists(pool, "rm0"):
         y, j = np.array(y), np.array(j)
@@ -367,7 +338,7 @@ def test_buckets_with_very_ragged_pools():
     pool = make_pool(groups, {"y": ys})
     ranking = rank_within_prompts(pool, "y", "j")
     assert sorted(b.index.shape[1] for b in ranking.buckets) == [2, 4, 8, 64, 128]
-    result = M.reta_curves(pool, "j", etas=[0.3]).table
+    result = Evaluation(pool, "j").curves(etas=[0.3]).table
     expected = np.mean([reference_pool_reta(y, j, 0.3) for y, j in zip(ys, groups)])
     assert result["reta"].iloc[0] == pytest.approx(expected, rel=1e-12)
 
@@ -390,9 +361,9 @@ def test_reta_at_one_is_one_and_constant_rm_gives_one(pool):
 @given(pool_strategy)
 def test_oracle_as_rm_is_the_highest_curve(pool):
     perfect = pool.with_rms({"perfect": pool.oracles["j"]})
-    best = M.reta_curves(perfect, "j", rms=["perfect"], etas=ETAS).per_prompt["perfect"]
+    best = Evaluation(perfect, "j").curves(["perfect"], ETAS).per_prompt["perfect"]
     for rm in ("rm0", "rm1"):
-        other = M.reta_curves(pool, "j", rms=[rm], etas=ETAS).per_prompt[rm]
+        other = Evaluation(pool, "j").curves([rm], ETAS).per_prompt[rm]
         assert np.all(other <= best + 1e-12)
 
 
@@ -423,8 +394,8 @@ def test_row_order_changes_nothing(pool, seed):
     for rm in pool.rms:
         np.testing.assert_allclose(curve(shuffled, rm, ETAS), curve(pool, rm, ETAS), rtol=1e-12)
         np.testing.assert_allclose(
-            M.reta_curves(shuffled, "j", rms=[rm], etas=[0.3], estimator="exact", n=2).table["reta"],
-            M.reta_curves(pool, "j", rms=[rm], etas=[0.3], estimator="exact", n=2).table["reta"],
+            Evaluation(shuffled, "j").curves([rm], [0.3], estimator="exact", n=2).table["reta"],
+            Evaluation(pool, "j").curves([rm], [0.3], estimator="exact", n=2).table["reta"],
             rtol=1e-12)
 
 
@@ -439,7 +410,7 @@ def test_curve_is_continuous_in_eta(pool):
 
 
 # ----------------------------------------------------------------- the real pool
-@pytest.mark.skipif(not REAL_POOL.exists(), reason=f"real pool not found at {REAL_POOL}")
+@pytest.mark.skipif(not REAL_POOL.exists(), reason=REAL_POOL_MISSING)
 def test_real_pool_length_and_random_scorers():
     frame = pd.read_json(REAL_POOL, lines=True)
     frame["length"] = frame["response"].str.len().astype(float)
@@ -450,7 +421,7 @@ def test_real_pool_length_and_random_scorers():
     rms = ["length"] + [f"random_{s}" for s in seeds]
     pool = Pool.from_frame(frame, ["oracle"], rms, category_col="category")
     assert pool.n_prompts == 805 and set(pool.pool_sizes) == {11}
-    result = M.reta_curves(pool, "oracle", ci=True, n_boot=1000, seed=0)
+    result = Evaluation(pool, "oracle").curves(ci=True, n_boot=1000, seed=0)
     mu = frame.groupby("prompt_id")["oracle"].mean()
     excluded = result.excluded.groupby("rm")["n_prompts"].sum().reindex(rms, fill_value=0)
     assert (excluded == int((mu <= 0).sum())).all()  # §1: mu_q <= 0 does not count for ratio

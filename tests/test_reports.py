@@ -1,4 +1,5 @@
-"""Tests of the tables the pages and the command line show (reta_core.analysis)."""
+"""Tests of the tables the pages and the command line show (reta_core.reports, through
+the Evaluation seam; the inspector's tables of reta_core.prompts; the readings)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,34 +7,31 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from reta_core import analysis as A
 from reta_core import metrics as M
-from reta_core.demo import generate_demo
+from reta_core import prompts, readings, reports
 from reta_core.errors import RetaInputError
-from reta_core.pool import Pool
+from reta_core.evaluation import Evaluation
+from reta_core.reports import LEADERBOARD_ETAS, eta_label
+from reta_core.scorers import rms_not_beating_length
+from tests.builders import make_pool, random_pool
 
-from .test_metrics import make_pool, random_pool
-
-
-@pytest.fixture(scope="module")
-def demo_pool() -> Pool:
-    demo = generate_demo(n_prompts=120, n_responses=16, seed=3)
-    return Pool.from_frame(demo.frame, demo.oracle_columns, demo.rm_columns, category_col="category")
+# demo_pool (120 prompts x 16 responses of the demo generator) is in conftest.py
 
 
 def test_leaderboard_numbers_are_the_engines(demo_pool):
-    board = A.leaderboard(demo_pool, n_boot=300)
+    evaluation = Evaluation(demo_pool)
+    board = evaluation.leaderboard(n_boot=300)
     table = board.table.set_index("rm")
-    curves = M.reta_curves(demo_pool, etas=list(A.LEADERBOARD_ETAS)).table.set_index(["rm", "eta"])
+    curves = evaluation.curves(etas=list(LEADERBOARD_ETAS)).table.set_index(["rm", "eta"])
     for rm in demo_pool.rms:
-        for eta in A.LEADERBOARD_ETAS:
-            assert table.loc[rm, A.eta_label(eta)] == pytest.approx(curves.loc[(rm, eta), "reta"])
-            assert table.loc[rm, f"{A.eta_label(eta)}_low"] <= table.loc[rm, A.eta_label(eta)] \
-                <= table.loc[rm, f"{A.eta_label(eta)}_high"]
+        for eta in LEADERBOARD_ETAS:
+            assert table.loc[rm, eta_label(eta)] == pytest.approx(curves.loc[(rm, eta), "reta"])
+            assert table.loc[rm, f"{eta_label(eta)}_low"] <= table.loc[rm, eta_label(eta)] \
+                <= table.loc[rm, f"{eta_label(eta)}_high"]
     assert board.n == 16
-    bon = M.bon(demo_pool, 16).table.set_index("rm")["bon"]
+    bon = evaluation.bon(16).table.set_index("rm")["bon"]
     np.testing.assert_allclose(table.loc[bon.index, "bon"], bon)
-    base = M.baselines(demo_pool).table.set_index("rm")
+    base = evaluation.baselines().table.set_index("rm")
     np.testing.assert_allclose(table.loc[base.index, "kendall"], base["kendall"])
     # sorted by RETA(eta*), and eta* is where the RM's own curve peaks
     assert board.table["reta_at_eta_star"].is_monotonic_decreasing
@@ -47,21 +45,21 @@ def test_rms_not_beating_length_baseline():
     table = pd.DataFrame({"rm": ["baseline_length", "good", "weak", "baseline_random"],
                           "is_baseline": [True, False, False, True],
                           "reta_at_eta_star": [1.2, 1.5, 1.1, 1.0]})
-    assert A.rms_not_beating_length(table) == ["weak"]
-    assert A.rms_not_beating_length(table[table["rm"] != "baseline_length"]) == []
+    assert rms_not_beating_length(table) == ["weak"]
+    assert rms_not_beating_length(table[table["rm"] != "baseline_length"]) == []
 
 
 def test_optimal_reading_sentences():
-    assert A.optimal_reading("rm", 0.12, 0.1, 0.09, 0.01) == \
+    assert readings.optimal_reading("rm", 0.12, 0.1, 0.09, 0.01) == \
         "rm: select uniformly from its top 12%: +9% over its top pick."
-    assert "trust its top pick" in A.optimal_reading("rm", 0.01, 0.0, 0.0, 0.01)
+    assert "trust its top pick" in readings.optimal_reading("rm", 0.01, 0.0, 0.0, 0.01)
 
 
 def test_category_reta_matches_per_category_pools(demo_pool):
-    table = A.category_reta(demo_pool, 0.1).set_index(["rm", "category"])
+    table = Evaluation(demo_pool).category_table(0.1).set_index(["rm", "category"])
     for category in ("chat", "coding"):
         sub = demo_pool.select_category(category)
-        expected = M.reta_curves(sub, etas=[0.1]).table.set_index("rm")
+        expected = Evaluation(sub).curves(etas=[0.1]).table.set_index("rm")
         for rm in demo_pool.rms:
             assert table.loc[(rm, category), "reta"] == pytest.approx(expected.loc[rm, "reta"])
             assert table.loc[(rm, category), "n_prompts"] == expected.loc[rm, "n_prompts"]
@@ -69,27 +67,28 @@ def test_category_reta_matches_per_category_pools(demo_pool):
 
 def test_stability_study_table(demo_pool):
     ticks = []
-    table = A.stability_study(demo_pool, 0.25, rms=["strong_rm"], repeats=50,
-                              progress=lambda done, total: ticks.append((done, total)))
-    assert A.stability_sizes(16) == [2, 4, 8, 16]
+    table = Evaluation(demo_pool).stability(
+        0.25, ["strong_rm"], repeats=50,
+        progress=lambda done, total, message="": ticks.append((done, total)))
+    assert reports.stability_sizes(16) == [2, 4, 8, 16]
     assert sorted(table["n"].unique()) == [2, 4, 8, 16]
     assert ticks[-1] == (4 * 50, 4 * 50)
     bon8 = table[(table["n"] == 8) & (table["estimator"] == "BoN@n")].iloc[0]
-    assert bon8["exact"] == pytest.approx(M.bon(demo_pool, 8, rms=["strong_rm"]).table["bon"].iloc[0])
+    assert bon8["exact"] == pytest.approx(Evaluation(demo_pool).bon(8, ["strong_rm"]).table["bon"].iloc[0])
     reta8 = table[(table["n"] == 8) & (table["estimator"] == "RETA@0.25")].iloc[0]
     assert reta8["k"] == 2
     # at n = N every resample is the pool itself: no spread, mean = exact
     full = table[table["n"] == 16]
     assert np.allclose(full["std"], 0) and np.allclose(full["mean"], full["exact"])
-    assert "where RETA@0.25 averages more than one response (n = 8)" in A.stability_reading(table)
+    assert "where RETA@0.25 averages more than one response (n = 8)" in readings.stability_reading(table)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([0.05, 0.2, 1 / 3, 0.5, 0.9]))
 def test_top_eta_weights_reproduce_top_mean(seed, eta):
     pool = random_pool(np.random.default_rng(seed), n_prompts=6, sizes=(2, 9), nan_rate=0.1)
-    ranking = M.rank_all(pool, "j")["rm0"]
-    weight, _, _ = A.top_eta_weights(ranking, eta, pool.n_responses)
+    ranking = Evaluation(pool, "j").ranking("rm0")
+    weight, _, _ = M.top_eta_weights(ranking, eta, pool.n_responses)
     top = M.top_eta_mean(ranking, [eta])[:, 0]
     j = np.nan_to_num(pool.oracles["j"])
     codes = pool.prompt_codes
@@ -104,21 +103,20 @@ def test_top_eta_weights_reproduce_top_mean(seed, eta):
 
 def test_prompt_responses_hand_case():
     pool = make_pool([[1, 2, 3, 4]], {"y": [[0.1, 0.2, 0.2, 0.9]]})
-    ranking = M.rank_all(pool, "j")["y"]
-    table = A.prompt_responses(pool, ranking, 0, 0.5)  # m = 2: rank 1, then half of the tie
+    evaluation = Evaluation(pool, "j")
+    table = evaluation.prompt_responses("y", 0, 0.5)  # m = 2: rank 1, then half of the tie
     assert table["oracle_score"].tolist()[0] == 4
     assert table["rank"].tolist() == [1.0, 2.5, 2.5, 4.0]
     assert table["weight"].tolist() == [1.0, 0.5, 0.5, 0.0]
     assert table["in_top"].tolist() == [True, True, True, False]
     with pytest.raises(RetaInputError, match="out of range"):
-        A.prompt_responses(pool, ranking, 5, 0.5)
+        evaluation.prompt_responses("y", 5, 0.5)
 
 
 def test_prompt_table_with_second_rm():
     pool = make_pool([[1, 2, 3, 4], [4, 3, 2, 1]], {"a": [[1, 2, 3, 4], [4, 3, 2, 1]],
                                                     "b": [[4, 3, 2, 1], [4, 3, 2, 1]]})
-    rankings = M.rank_all(pool, "j")
-    table = A.prompt_table(pool, rankings["a"], 0.5, other=rankings["b"])
+    table = Evaluation(pool, "j").prompt_table("a", 0.5, "b")
     # prompt 0: a takes {3, 4}, b takes {1, 2}: no overlap; prompt 1: both take {4, 3}
     assert table["top_overlap"].tolist() == [0.0, 1.0]
     assert table["reta"].tolist() == [pytest.approx(3.5 / 2.5), pytest.approx(3.5 / 2.5)]
@@ -128,8 +126,9 @@ def test_prompt_table_with_second_rm():
 def test_leaderboard_progress_and_an_rm_that_scores_nothing(demo_pool):
     empty = demo_pool.with_rms({"unscored_rm": np.full(demo_pool.n_responses, np.nan)})
     ticks = []
-    board = A.leaderboard(empty, rms=["strong_rm", "unscored_rm", "random_rm"], n_boot=100,
-                          progress=lambda done, total: ticks.append((done, total)))
+    board = Evaluation(empty).leaderboard(
+        ["strong_rm", "unscored_rm", "random_rm"], n_boot=100,
+        progress=lambda done, total, message="": ticks.append((done, total)))
     assert ticks == [(1, 3), (2, 3), (3, 3)]
     table = board.table.set_index("rm")
     assert table.loc["unscored_rm", "n_prompts"] == 0 and np.isnan(table.loc["unscored_rm", "reta_0.1"])
@@ -138,11 +137,11 @@ def test_leaderboard_progress_and_an_rm_that_scores_nothing(demo_pool):
 
 
 def test_a_partly_scored_rm_changes_no_other_rms_numbers(demo_pool):
-    before = A.leaderboard(demo_pool, rms=["strong_rm", "reward_hacked_rm"], n_boot=200).table.set_index("rm")
+    before = Evaluation(demo_pool).leaderboard(["strong_rm", "reward_hacked_rm"], n_boot=200).table.set_index("rm")
     partial = demo_pool.oracles["judge_score"] + np.random.default_rng(0).normal(size=demo_pool.n_responses)
     partial[np.random.default_rng(1).random(demo_pool.n_responses) < 0.3] = np.nan  # pools of ~11 of 16
     with_partial = demo_pool.with_rms({"partial_rm": partial})
-    board = A.leaderboard(with_partial, rms=["strong_rm", "reward_hacked_rm", "partial_rm"], n_boot=200)
+    board = Evaluation(with_partial).leaderboard(["strong_rm", "reward_hacked_rm", "partial_rm"], n_boot=200)
     after = board.table.set_index("rm")
     assert board.n == 16 and board.min_pool_size == 16  # the benchmark's pools, not the partial RM's
     for col in ("eta_star", "reta_at_eta_star", "gain", "bon", "reta_0.05", "reta_0.05_low"):
@@ -156,19 +155,19 @@ def test_prompt_list_by_shortfall_from_the_perfect_ranking():
     # prompt 0: the RM picks the best response (no shortfall) in a pool with a high mean;
     # prompt 1: the RM picks the worst one.  Lowest RETA would put prompt 0 first.
     pool = make_pool([[9, 10, 10, 10], [1, 5, 2, 2]], {"y": [[0, 1, 2, 3], [3, 0, 1, 2]]})
-    ranking = M.rank_all(pool, "j")["y"]
-    table = A.prompt_table(pool, ranking, 0.25)
+    table = Evaluation(pool, "j").prompt_table("y", 0.25)
     assert table["shortfall"].tolist() == [pytest.approx(0.0), pytest.approx((5 - 1) / 2.5)]
-    prompts = pd.DataFrame({"prompt_id": ["p0", "p1"], "prompt": ["a", "b"]})
-    assert A.prompt_list(table, prompts, order="shortfall")["prompt_id"].tolist() == ["p1", "p0"]
+    texts = pd.DataFrame({"prompt_id": ["p0", "p1"], "prompt": ["a", "b"]})
+    assert prompts.prompt_list(table, texts, order="shortfall")["prompt_id"].tolist() == ["p1", "p0"]
 
 
 def test_optimal_table_reads_a_noise_peak_as_noise(demo_pool):
-    table = A.optimal_table(demo_pool, rms=["length_biased_rm", "random_rm", "strong_rm"], n_boot=300).set_index("rm")
+    table = Evaluation(demo_pool).optimal_quantiles(["length_biased_rm", "random_rm", "strong_rm"],
+                                                    n_boot=300).set_index("rm")
     assert table.loc["length_biased_rm", "gain_ci_low"] > 0
     assert table.loc["length_biased_rm", "reading"].startswith("length_biased_rm: select uniformly from its top")
     random = table.loc["random_rm"]
     if random["eta_star"] > random["eta_min"]:
         assert random["gain_ci_low"] <= 0 and "within noise" in random["reading"]
     assert "trust its top pick" in table.loc["strong_rm", "reading"]
-    assert "within noise" in A.optimal_reading("rm", 0.3, 0.01, 0.01, 0.02, gain_ci_low=-0.02)
+    assert "within noise" in readings.optimal_reading("rm", 0.3, 0.01, 0.01, 0.02, gain_ci_low=-0.02)

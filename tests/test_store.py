@@ -13,13 +13,11 @@ import pandas as pd
 import pytest
 
 from reta_core.errors import RetaInputError, StoreBusyError
-from reta_core.ingest import BASELINE_LENGTH, BASELINE_RANDOM, add_rm_scores, import_benchmark
+from reta_core.ingest import add_rm_scores, import_benchmark
 from reta_core.pool import Pool
+from reta_core.scorers import BASELINE_LENGTH, BASELINE_RANDOM
 from reta_core.store import SCHEMA_VERSION, Store, default_db_path, quote_ident
-
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "data" / "example_benchmark.csv"
-EXAMPLE_RM = REPO / "data" / "example_rm_scores.csv"
+from tests.builders import EXAMPLE, EXAMPLE_RM, REPO
 
 
 @pytest.fixture

@@ -1,0 +1,156 @@
+"""Sentences and help text: what the numbers mean, in words.
+
+Everything a user reads about a result (column help, the one-sentence readings of the
+optimal quantile, the stability study and a paired comparison, notes about excluded
+prompts and small etas) is written here from the numbers, so the dashboard and the
+command line say the same thing.  No computation beyond choosing the words: the
+numbers come from :mod:`reta_core.reports`.  Section numbers cite docs/metric.md.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .reports import significant_ranges
+
+NORMALIZATION_LABELS = {"ratio": "ratio to pool mean (paper)", "difference": "difference from pool mean",
+                        "raw": "raw top-eta mean"}
+
+# One line per leaderboard column, shown on the page and in the README.
+COLUMN_HELP = {
+    "rm": "Reward model (baselines are computed from the pool itself: length and a seeded random scorer).",
+    "reta_0.05": "RETA at eta = 0.05: mean oracle score of the RM's top 5 %, as a ratio to the pool mean (1 = no better than random).",
+    "reta_0.1": "RETA at eta = 0.1 (top 10 %).",
+    "reta_0.25": "RETA at eta = 0.25 (top quarter).",
+    "reta_0.5": "RETA at eta = 0.5 (top half).",
+    "eta_star": "Optimal quantile eta*: where the RETA curve peaks (ties to the larger eta); select uniformly from this top fraction.",
+    "reta_at_eta_star": "RETA at eta*: the best the RM's ranking achieves on this pool.",
+    "gain": "RETA(eta*) minus RETA at the smallest eta (trusting the RM's top pick); > 0 means the very top is unreliable.",
+    "bon": "Best-of-n: expected oracle score of the RM's single top pick among n random responses, as a ratio to the pool mean.",
+    "pairwise_accuracy": "Share of response pairs with different oracle scores that the RM orders like the oracle (ties count 1/2).",
+    "spearman": "Mean per-prompt Spearman rank correlation between RM and oracle scores.",
+    "kendall": "Mean per-prompt Kendall tau-b between RM and oracle scores.",
+    "n_prompts": "Prompts that count for this RM (both scores finite, at least 2 responses, pool mean > 0 for the ratio).",
+}
+
+
+def optimal_reading(rm: str, eta_star: float, gain: float, relative_gain: float, eta_min: float,
+                    gain_ci_low: float | None = None, normalization: str = "ratio") -> str:
+    """One sentence reading of §7 for one RM.  With ``gain_ci_low`` (the lower end of
+    the paired bootstrap interval of the gain), a gain whose interval reaches 0 is read
+    as noise rather than as a quantile to select from.  The gain is relative (a
+    percentage) for the ``ratio`` normalisation only: a ratio of differences or of raw
+    means has no meaning, so there it is the difference in the normalisation's units."""
+    if eta_star <= eta_min + 1e-12 or gain <= 0:
+        return (f"{rm}: trust its top pick: its curve peaks at the smallest eta "
+                f"({eta_min:.3g}).")
+    if normalization == "ratio":
+        gain_text = f"{relative_gain:+.1%}" if abs(relative_gain) < 0.01 else f"{relative_gain:+.0%}"
+    else:
+        gain_text = f"{gain:+.3g} ({normalization})"
+    if gain_ci_low is not None and not gain_ci_low > 0:
+        return (f"{rm}: no quantile is clearly better than its top pick: the peak at its top "
+                f"{eta_star:.0%} ({gain_text}) is within noise (the gain's 95 % interval includes 0).")
+    return (f"{rm}: select uniformly from its top {eta_star:.0%}: "
+            f"{gain_text} over its top pick.")
+
+
+def stability_reading(table: pd.DataFrame) -> str:
+    """A one-paragraph reading of a :func:`stability_study` table, from its numbers.
+
+    RETA@eta is compared with BoN@n only where they differ: at sample sizes where
+    ``k = ceil(eta n) = 1`` RETA keeps just the top response and *is* BoN@n, and at
+    ``n = N`` every resample is the whole pool, so neither has any spread.
+    """
+    if table.empty:
+        return "No results yet."
+    reta_name = next(e for e in table["estimator"].unique() if e.startswith("RETA"))
+    reta_rows = table[table["estimator"] == reta_name].set_index(["rm", "n"])
+    bon_rows = table[table["estimator"] == "BoN@n"].set_index(["rm", "n"])
+    both = reta_rows.add_suffix("_reta").join(bon_rows.add_suffix("_bon"), how="inner")
+    compared = both[(both["k_reta"] > 1) & (both["std_bon"] > 1e-12)]
+    sizes = ", ".join(map(str, sorted(table["n"].unique())))
+    # at n = N every resample is the whole pool: no spread, so no standard error to use
+    spread = table[table["se"] > 1e-9]
+    gap = ((spread["mean"] - spread["exact"]).abs() / spread["se"]).max() if len(spread) else 0.0
+    convergence = (f"The resampled means lie within {gap:.1f} standard errors of the exact values of §4 "
+                   "(they converge to them as the number of resamples grows).")
+    if compared.empty:
+        return (f"At every sample size tried (n = {sizes}) {reta_name} keeps only the top response "
+                f"(k = 1), so it is BoN@n and the two cannot be told apart; choose a larger eta to "
+                f"compare their stability. {convergence}")
+    steadier = float((compared["std_reta"] < compared["std_bon"]).mean())
+    ratio = float((compared["std_bon"] / compared["std_reta"].replace(0, np.nan)).median())
+    n_values = ", ".join(map(str, sorted(compared.index.get_level_values("n").unique())))
+    sentences = [
+        f"Across {table['rm'].nunique()} RM(s), where {reta_name} averages more than one response "
+        f"(n = {n_values}), it varies less between resamples than BoN@n in {steadier:.0%} of the cases "
+        f"(median ratio of standard deviations BoN/RETA: {ratio:.2f}).",
+    ]
+    if steadier >= 0.5:
+        sentences.append("This matches the paper's stability claim: averaging over a top quantile steadies "
+                         "an evaluation that has only a few responses per prompt.")
+    else:
+        sentences.append("On this data the paper's stability claim does not hold for most settings.")
+    sentences.append(convergence)
+    return " ".join(sentences)
+
+
+def significance_reading(comparison: pd.DataFrame) -> str:
+    """One sentence from :func:`significant_ranges`, e.g. ``"A is significantly better
+    than B for eta in [0.02, 0.31]."``"""
+    t = comparison
+    rm_a, rm_b = str(t["rm_a"].iloc[0]), str(t["rm_b"].iloc[0])
+    ranges = significant_ranges(comparison)
+    if not ranges:
+        return (f"The difference between {rm_a} and {rm_b} is not significant at any eta of the grid "
+                "(the 95 % interval always includes 0).")
+    parts = []
+    for better in (rm_a, rm_b):
+        spans = [r for r in ranges if r["better"] == better]
+        if spans:
+            where = [f"eta in [{r['eta_low']:.3g}, {r['eta_high']:.3g}]" if r["eta_low"] < r["eta_high"]
+                     else f"eta = {r['eta_low']:.3g}" for r in spans]
+            where = ", ".join(where[:-1]) + " and " + where[-1] if len(where) > 1 else where[0]
+            worse = rm_b if better == rm_a else rm_a
+            parts.append(f"{better} is significantly better than {worse} for {where}")
+    return "; ".join(parts) + " (95 % interval excludes 0); elsewhere the difference is not significant."
+
+
+PROMPT_ORDER_LABELS = {  # the labels of prompts.PROMPT_ORDERS
+    "reta": "lowest per-prompt RETA first",
+    "shortfall": "largest shortfall from the perfect ranking first",
+    "gap": "largest RETA gap between the two RMs first",
+    "overlap": "smallest overlap of the two RMs' top eta first",
+    "prompt": "prompt order",
+}
+
+
+def fmt_eta(eta: float) -> str:
+    """An eta for display: three significant digits."""
+    return f"{eta:.3g}"
+
+
+def min_eta_note(min_pool: int) -> str:
+    """Why values below ``1/min N`` are the top-1 value (§3)."""
+    return (f"Below eta = 1/{min_pool} = {1 / min_pool:.3g} the smallest pools hold less than one "
+            "response in the top eta, so the estimate there is the top-1 value.")
+
+
+def excluded_summary(excluded: pd.DataFrame) -> str:
+    """'Prompts that do not count (for at least one RM): 12 prompts: <reason>.' (§1)."""
+    if excluded.empty:
+        return "Every prompt counts for every chosen RM."
+    per_reason = excluded.groupby("reason")["n_prompts"].max()
+    parts = [f"{int(n)} prompt{'s' if n != 1 else ''}: {reason}" for reason, n in per_reason.items()]
+    return "Prompts that do not count (for at least one RM): " + "; ".join(parts) + "."
+
+
+def excluded_lines(excluded: pd.DataFrame) -> list[str]:
+    """One line per RM and exclusion reason (§1: never silent), for the command line."""
+    lines = []
+    for row in excluded.itertuples(index=False):
+        count = int(row.n_prompts)
+        lines.append(f"{row.rm}: {count:,} prompt{'s do' if count != 1 else ' does'} not count "
+                     f"({row.reason})")
+    return lines
