@@ -18,6 +18,7 @@ This module must not import streamlit: the CLI and the exports use it too.
 """
 from __future__ import annotations
 
+import base64
 import html
 import zlib
 
@@ -43,8 +44,9 @@ RETA_AXIS = {
     "ratio": "RETA (ratio to pool mean)",
     "difference": "RETA (difference from pool mean)",
     "raw": "RETA (mean oracle score of the top eta)",
+    "recovery": "recovery (share of the perfect ranking's gain)",
 }
-RANDOM_LEVEL = {"ratio": 1.0, "difference": 0.0}  # no random line for 'raw'
+RANDOM_LEVEL = {"ratio": 1.0, "difference": 0.0, "recovery": 0.0}  # no random line for 'raw'
 SPARK_ETAS = np.geomspace(0.001, 1.0, 24)
 SHADE = "rgba(128, 128, 128, 0.14)"
 REFERENCE = "#777777"
@@ -269,6 +271,31 @@ def sparkline_values(curves: pd.DataFrame) -> dict[str, list[float]]:
     return out
 
 
+def sparkline_range(values: dict[str, list[float]]) -> tuple[float, float]:
+    """One y-range for every sparkline of a table, so that their heights compare: a
+    random scorer's 0.98-1.00 stays flat next to a real curve."""
+    finite = np.array([v for vs in values.values() for v in vs if np.isfinite(v)], dtype=np.float64)
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo - 0.5, hi + 0.5) if hi - lo < 1e-12 else (lo, hi)
+
+
+def sparkline_svg(values, color: str, y_range: tuple[float, float], *, width: int = 120,
+                  height: int = 30) -> str:
+    """A small line of ``values`` in ``color`` on the shared ``y_range``, as an SVG data
+    URL for an image column (no text in it: only numbers and the colour)."""
+    lo, hi = y_range
+    vals = np.asarray(values, dtype=np.float64)
+    x = np.linspace(2, width - 2, max(vals.size, 2))[: vals.size]
+    y = height - 2 - (vals - lo) / (hi - lo) * (height - 4)
+    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y) if np.isfinite(b))
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}"><polyline fill="none" stroke="{color}" stroke-width="2" '
+           f'points="{points}"/></svg>')
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
 # ----------------------------------------------------------------------- paired difference
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``(start, stop)`` index pairs (stop inclusive) of the runs of True in ``mask``."""
@@ -278,13 +305,15 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def difference_figure(comparison: pd.DataFrame, *, marker_eta: float | None = None,
                       title: str | None = None) -> go.Figure:
-    """The paired difference RETA(A) - RETA(B) with its 95 % band (docs/metric.md §6).
+    """The paired difference RETA(A) - RETA(B) with its 95 % bands (docs/metric.md §6).
 
     ``comparison``: ``Evaluation.compare(...).table`` (``rm_a, rm_b, eta, diff,
-    ci_low, ci_high, p_a_better, significant``).  Traces: band, difference, the
-    significant stretches (thick, NaN elsewhere), zero line.  Every significant
-    stretch is also shaded (one rect shape per run of significant etas, blue where A
-    is better, orange where B is): a single significant eta stays visible.
+    ci_low, ci_high, p_a_better, significant`` and, when present, the simultaneous band
+    ``sim_low, sim_high``).  Traces: the simultaneous band (light), the pointwise
+    interval, the difference, the significant stretches (thick, NaN elsewhere; listed
+    in the legend only when there is one), zero line.  ``significant`` is decided by
+    the simultaneous band when the table has it.  Every significant stretch is also
+    shaded (one rect per run, blue where A is better, orange where B is).
     """
     _require(comparison, ["rm_a", "rm_b", "eta", "diff", "ci_low", "ci_high", "p_a_better",
                           "significant"], "difference_figure")
@@ -293,17 +322,26 @@ def difference_figure(comparison: pd.DataFrame, *, marker_eta: float | None = No
     eta = t["eta"].to_numpy(np.float64)
     diff = t["diff"].to_numpy(np.float64)
     sig = t["significant"].to_numpy(bool)
-    custom = t[["ci_low", "ci_high", "p_a_better"]].to_numpy(np.float64)
-    hover = ("eta: %{x:.4g}<br>difference: %{y:.4f}<br>95% interval: [%{customdata[0]:.4f}, "
-             "%{customdata[1]:.4f}]<br>P(" + html.escape(rm_a) + " better): %{customdata[2]:.3f}"
-             "<extra></extra>")
+    simultaneous = {"sim_low", "sim_high"} <= set(t.columns)
+    sim = t[["sim_low", "sim_high"]] if simultaneous else t[["ci_low", "ci_high"]] * np.nan
+    custom = np.column_stack([t[["ci_low", "ci_high", "p_a_better"]].to_numpy(np.float64),
+                              sim.to_numpy(np.float64)])
+    hover = ("eta: %{x:.4g}<br>difference: %{y:.4f}<br>pointwise 95% interval: [%{customdata[0]:.4f}, "
+             "%{customdata[1]:.4f}]" + ("<br>simultaneous 95% band: [%{customdata[3]:.4f}, %{customdata[4]:.4f}]"
+                                        if simultaneous else "")
+             + "<br>P(" + html.escape(rm_a) + " better): %{customdata[2]:.3f}<extra></extra>")
     fig = go.Figure()
-    fig.add_trace(_band_trace(eta, t["ci_low"], t["ci_high"], name="95% interval", color=DIFF_COLOR,
+    if simultaneous:
+        fig.add_trace(_band_trace(eta, t["sim_low"], t["sim_high"], name="simultaneous 95% band",
+                                  color=DIFF_COLOR, opacity=0.1))
+    fig.add_trace(_band_trace(eta, t["ci_low"], t["ci_high"], name="pointwise 95% interval", color=DIFF_COLOR,
                               opacity=0.2))
     fig.add_trace(go.Scatter(x=eta, y=diff, mode="lines", name=f"{rm_a} − {rm_b}", customdata=custom,
                              line=dict(color=DIFF_LIGHT, width=1.6), hovertemplate=hover))
     fig.add_trace(go.Scatter(x=eta, y=np.where(sig, diff, np.nan), mode="lines", customdata=custom,
-                             name="significant (95% interval excludes 0)", connectgaps=False,
+                             name=("significant (simultaneous band excludes 0)" if simultaneous
+                                   else "significant (95% interval excludes 0)"),
+                             connectgaps=False, showlegend=bool(sig.any()),
                              line=dict(color=DIFF_COLOR, width=5), hovertemplate=hover))
     fig.add_trace(_reference_line(float(eta.min()), float(eta.max()), 0.0, "no difference"))
     # Shade each significant run out to the geometric midpoints with its neighbours.
@@ -378,7 +416,8 @@ def reliability_figure(rel: pd.DataFrame, colors: dict, kind: str = "lines") -> 
     """The reliability map (docs/metric.md §8) from ``Evaluation.reliability_map(...).table``
     (``rm, bin, u_low, u_high, mean_normalized_oracle, n_responses``).
 
-    ``lines``: one line per RM, x = bin midpoint, y = mean J/mu, and the pool mean at 1.
+    ``lines``: one line per RM, x = bin midpoint, y = mean J/mu, with its 95 % band when
+    the table has ``ci_low, ci_high``, and the pool mean at 1; empty bins are not drawn.
     ``heatmap``: rows RMs, columns bins, values in the cells, centred at 1.
     """
     _require(rel, ["rm", "bin", "u_low", "u_high", "mean_normalized_oracle", "n_responses"],
@@ -394,16 +433,24 @@ def reliability_figure(rel: pd.DataFrame, colors: dict, kind: str = "lines") -> 
     if kind != "lines":
         raise ValueError(f"kind must be 'lines' or 'heatmap', got {kind!r}")
     fig = go.Figure()
+    bands = {"ci_low", "ci_high"} <= set(rel.columns)
     for rm, g in _groups(rel, "rm"):
+        g = g[(g["n_responses"] > 0) & g["mean_normalized_oracle"].notna()]  # an empty bin is not drawn
         mid = ((g["u_low"] + g["u_high"]) / 2).to_numpy(np.float64)
+        if bands:
+            fig.add_trace(_band_trace(mid, g["ci_low"], g["ci_high"], name=f"{rm} 95 % band",
+                                      color=_color(colors, rm), group=str(rm)))
+        low = g["ci_low"] if bands else g["mean_normalized_oracle"] * np.nan
+        high = g["ci_high"] if bands else g["mean_normalized_oracle"] * np.nan
         fig.add_trace(go.Scatter(
             x=mid, y=g["mean_normalized_oracle"].to_numpy(np.float64), mode="lines+markers",
             name=str(rm), legendgroup=str(rm),
-            customdata=g[["u_low", "u_high", "n_responses"]].to_numpy(np.float64),
+            customdata=np.column_stack([g["u_low"], g["u_high"], g["n_responses"], low, high]).astype(np.float64),
             line=dict(color=_color(colors, rm), width=2.2, dash=rm_dash(rm)), marker=dict(size=6),
             hovertemplate=(f"<b>{html.escape(str(rm))}</b><br>rank percentile: "
                            "%{customdata[0]:.0%}–%{customdata[1]:.0%}<br>mean J / mu: %{y:.3f}"
-                           "<br>responses: %{customdata[2]:,.0f}<extra></extra>")))
+                           + ("<br>95 % band: %{customdata[3]:.3f} to %{customdata[4]:.3f}" if bands else "")
+                           + "<br>responses: %{customdata[2]:,.0f}<extra></extra>")))
     fig.add_trace(_reference_line(0.0, 1.0, 1.0, "pool mean (J / mu = 1)"))
     _style(fig, title=None, x_title=RELIABILITY_X, y_title=RELIABILITY_Y, height=460,
            legend_title="reward model")
@@ -526,7 +573,9 @@ def inspector_scatter(responses: pd.DataFrame, color: str, *, cut_score: float |
         _vertical_marker(fig, float(cut_score), "top-eta cut", color="#B22222", span=span, log=False)
     _style(fig, title=title, x_title="RM score", y_title="oracle score", height=480,
            top_labels=cut_score is not None)
-    fig.update_layout(clickmode="event+select", dragmode="select")
+    # no dragmode/clickmode here: with a points selection Streamlit sets "pan" and
+    # "event+select", so that a single click selects a point (a "select" dragmode would
+    # make a click a mere event)
     return fig
 
 

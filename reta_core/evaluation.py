@@ -38,7 +38,7 @@ from .prompts import (PROMPT_ORDERS, cut_score, preview, prompt_list, top_eta_or
                       top_eta_picks, with_texts)
 from .ranking import Ranking, get_scores, rank_within_prompts
 from .reports import (LEADERBOARD_ETAS, CurvesChart, Leaderboard, MetricResult, bon_equivalent_sizes,
-                      curve_rows_at, curves_chart_table, eta_label, rank_at_eta, significant_ranges)
+                      curve_rows_at, curves_chart_table, eta_label, rank_at_eta, significant_ranges, top_dips)
 from .scorers import PERFECT_RM, is_baseline, rms_not_beating_length, with_perfect_ranking
 
 NORMALIZATIONS = M.NORMALIZATIONS
@@ -51,7 +51,7 @@ __all__ = [
     "LEADERBOARD_ETAS", "PROMPT_ORDERS", "PERFECT_RM", "CurvesChart", "Leaderboard", "MetricResult",
     "bon_equivalent_sizes", "curve_rows_at", "curves_chart_table", "cut_score", "eta_label",
     "is_baseline", "preview", "prompt_list", "rank_at_eta", "rms_not_beating_length",
-    "significant_ranges", "top_eta_oracle_mean", "top_eta_picks", "with_texts",
+    "significant_ranges", "top_dips", "top_eta_oracle_mean", "top_eta_picks", "with_texts",
 ]
 
 
@@ -178,6 +178,25 @@ class Evaluation:
         if len(include):
             grid = np.unique(np.concatenate([grid, M.check_etas(include)]))
         return grid
+
+    def standard_etas(self) -> np.ndarray:
+        """The leaderboard's etas (0.05, 0.1, 0.25, 0.5) at or above the lowest meaningful
+        eta (else that eta alone): the default points of a comparison gate."""
+        etas = np.array([e for e in LEADERBOARD_ETAS if e >= self.lowest_eta - 1e-12])
+        return etas if etas.size else np.array([self.lowest_eta])
+
+    @property
+    def oracle_far_from_zero(self) -> bool:
+        """Whether the oracle's scores all lie far from 0 (e.g. a 1-10 rating or a 1-2
+        preference): the smallest is at least a tenth of their range above 0.  Then the
+        ``ratio`` reading "1.3 = 30 % better" depends on where the scale's zero is, and
+        ``recovery`` (§3), which does not, is the better reading."""
+        j = self.pool.oracles[self.oracle]
+        j = j[np.isfinite(j)]
+        if j.size == 0:
+            return False
+        low, high = float(j.min()), float(j.max())
+        return low > 0 and low >= 0.1 * (high - low)
 
     def require_counted(self) -> int:
         """The smallest pool; a clear error when no prompt counts at all."""
@@ -309,13 +328,24 @@ class Evaluation:
         table = reports.optimal_table(self.rankings(rms), self.eta_grid(), normalization=self.normalization,
                                       ci=ci, n_boot=n_boot, seed=seed)
         table["reading"] = [readings.optimal_reading(r.rm, r.eta_star, r.gain, r.relative_gain, r.eta_min,
-                                                     getattr(r, "gain_ci_low", None), self.normalization)
+                                                     getattr(r, "gain_ci_low", None), self.normalization,
+                                                     getattr(r, "vs_random", None))
                             for r in table.itertuples()]
         return table
 
-    def reliability_map(self, rms=None, bins: int = 20) -> MetricResult:
-        """The reliability map (§8) with ``bins`` equal bins of the rank percentile."""
-        return reports.reliability_map(self.rankings(rms), self._check_count(bins, "bins", 1))
+    @property
+    def default_bins(self) -> int:
+        """§8: ``K = min(20, min N)``, so every bin receives about as many responses from
+        every prompt (with 11 responses, 20 bins would alternate full and nearly empty)."""
+        return max(1, min(20, self.min_pool_size))
+
+    def reliability_map(self, rms=None, bins: int | None = None, *, ci: bool = True,
+                        n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> MetricResult:
+        """The reliability map (§8): ``bins`` equal bins of the rank percentile (default
+        :attr:`default_bins`), each with its number of responses and, with ``ci``, the
+        95 % bootstrap band of its mean."""
+        bins = self.default_bins if bins is None else self._check_count(bins, "bins", 1)
+        return reports.reliability_map(self.rankings(rms), bins, ci=ci, n_boot=n_boot, seed=seed)
 
     def baselines(self, rms=None) -> MetricResult:
         """Pairwise accuracy, Spearman and Kendall tau-b per RM (§9)."""

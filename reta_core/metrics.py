@@ -13,8 +13,9 @@ kernels trust them.
 from __future__ import annotations
 
 import functools
+import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,8 @@ import pandas as pd
 from .errors import RetaInputError
 from .ranking import Ranking, rank_rows
 
-NORMALIZATIONS = ("ratio", "difference", "raw")
+NORMALIZATIONS = ("ratio", "difference", "raw", "recovery")
+RANDOM_VALUE = {"ratio": 1.0, "difference": 0.0, "recovery": 0.0}  # RETA of a random ranking (none for raw)
 STANDARD_ETAS = (0.01, 0.05, 0.1, 0.25, 0.5)
 REASON_FEW = "fewer than 2 scored responses"
 REASON_MU = "mean oracle score <= 0 (ratio normalisation)"
@@ -117,14 +119,67 @@ def eligibility(ranking: Ranking, normalization: str = "ratio", n: int | None = 
 
 
 def normalize(top_mean: np.ndarray, mu: np.ndarray, normalization: str) -> np.ndarray:
-    """§3: ``ratio`` T/mu, ``difference`` T - mu, ``raw`` T (``mu`` broadcast per row)."""
+    """§3: ``ratio`` T/mu, ``difference`` T - mu, ``raw`` T (``mu`` broadcast per row);
+    ``recovery``: its numerator ``T - mu`` (the denominator comes from the perfect
+    ranking, :func:`recovery_denominators`)."""
     mu = mu[:, None] if top_mean.ndim == 2 else mu
     if normalization == "ratio":
         with np.errstate(divide="ignore", invalid="ignore"):
             return top_mean / mu
-    if normalization == "difference":
+    if normalization in ("difference", "recovery"):
         return top_mean - mu
     return top_mean.copy()
+
+
+@dataclass(frozen=True)
+class PromptValues:
+    """One RM's per-prompt values on an eta grid and how they average over prompts (§3).
+
+    ``values`` ``(P, E)``: ``R_q(eta)`` (NaN for prompts that do not count); for
+    ``recovery`` the numerator ``T_q - mu_q``.  ``denominators``: None, or for
+    ``recovery`` ``T*_q - mu_q`` of the perfect ranking on the same counted responses.
+    The average over counted prompts is ``mean(values)`` or, with denominators, the
+    ratio of sums ``sum(values) / sum(denominators)`` (undefined, NaN, where that sum is
+    0: always at ``eta = 1``).
+    """
+
+    values: np.ndarray
+    denominators: np.ndarray | None
+    eligibility: Eligibility
+
+    @property
+    def counted(self) -> np.ndarray:
+        return self.eligibility.prompt_counted
+
+    def aggregate(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """The average over the counted prompts (and ``mask``), one value per eta."""
+        rows = self.counted if mask is None else self.counted & mask
+        if not rows.any():
+            return np.full(self.values.shape[1], np.nan)
+        if self.denominators is None:
+            return self.values[rows].mean(axis=0)
+        return ratio_of_sums(self.values[rows].sum(axis=0), self.denominators[rows].sum(axis=0))
+
+    def per_prompt(self) -> np.ndarray:
+        """Each prompt's own value: ``R_q``, or for recovery ``(T_q - mu_q) / (T*_q - mu_q)``
+        (NaN where the prompt's oracle is constant)."""
+        if self.denominators is None:
+            return self.values
+        return ratio_of_sums(self.values, self.denominators)
+
+    def columns(self, columns) -> "PromptValues":
+        return PromptValues(self.values[:, columns],
+                            None if self.denominators is None else self.denominators[:, columns],
+                            self.eligibility)
+
+
+def ratio_of_sums(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` with NaN where the denominator is (numerically) 0."""
+    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    scale = np.maximum(np.abs(denominator), np.abs(numerator))
+    zero = np.abs(denominator) <= 1e-12 * np.maximum(scale, 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(zero, np.nan, numerator / np.where(zero, 1.0, denominator))
 
 
 # --------------------------------------------------------------------- eta grid
@@ -133,6 +188,10 @@ def default_eta_grid(min_pool_size: int) -> np.ndarray:
     points 0.01, 0.05, 0.1, 0.25, 0.5 where they are ``>= 1/min N``."""
     lowest = max(0.001, 1.0 / max(int(min_pool_size), 1))
     grid = np.geomspace(lowest, 1.0, 100)
+    # interior points to 4 significant digits, so a link or a label shows 0.0306, not
+    # 0.030602150628531343; the ends (the top pick's 1/min N, and 1) stay exact
+    grid[1:-1] = [float(f"{x:.4g}") for x in grid[1:-1]]
+    grid[-1] = 1.0
     extra = [e for e in STANDARD_ETAS if e >= 1.0 / max(int(min_pool_size), 1) - 1e-12]
     return np.unique(np.concatenate([grid, extra]))
 
@@ -167,11 +226,47 @@ def top_eta_mean(ranking: Ranking, etas) -> np.ndarray:
 
 def pool_reta_per_prompt(ranking: Ranking, etas, normalization: str = "ratio"):
     """§3 per prompt: ``R_q(eta)`` as ``(P, E)`` with NaN for excluded prompts, and the
-    :class:`Eligibility` that says which and why."""
-    elig = eligibility(ranking, normalization)
-    values = normalize(top_eta_mean(ranking, etas), ranking.mu, normalization)
+    :class:`Eligibility` that says which and why (recovery: each prompt's own
+    ``(T - mu) / (T* - mu)``, :meth:`PromptValues.per_prompt`)."""
+    parts = reta_parts(ranking, etas, normalization)
+    return parts.per_prompt(), parts.eligibility
+
+
+def reta_parts(ranking: Ranking, etas, normalization: str = "ratio", n: int | None = None) -> PromptValues:
+    """§3 (pool estimator) or, with ``n``, §4 (exact at sample size ``n``): the per-prompt
+    values and, for recovery, the perfect ranking's denominators (:class:`PromptValues`)."""
+    etas = check_etas(etas)
+    if n is None:
+        elig = eligibility(ranking, normalization)
+        top = top_eta_mean(ranking, etas)
+    else:
+        elig = eligibility(ranking, normalization, n=n)
+        top = exact_top_mean(ranking, etas, n)
+    values = normalize(top, ranking.mu, normalization)
     values[~elig.prompt_counted] = np.nan
-    return values, elig
+    denominators = None
+    if normalization == "recovery":
+        perfect = perfect_ranking(ranking)
+        best = top_eta_mean(perfect, etas) if n is None else exact_top_mean(perfect, etas, n)
+        denominators = best - ranking.mu[:, None]
+        denominators[~elig.prompt_counted] = np.nan
+    return PromptValues(values, denominators, elig)
+
+
+def perfect_ranking(ranking: Ranking) -> Ranking:
+    """The perfect ranking (RM = oracle, §3) of the same counted responses as ``ranking``:
+    each prompt's responses sorted by oracle score, descending, with their tie blocks."""
+    buckets = []
+    for b in ranking.buckets:
+        valid = b.valid
+        width = valid.shape[1]
+        order, block_id, block_start, block_size = rank_rows(-b.oracle, valid)
+        oracle = np.where(valid, np.take_along_axis(b.oracle, order, axis=1), 0.0)
+        index = np.where(valid, np.take_along_axis(b.index, order, axis=1), -1)
+        buckets.append(replace(b, index=index, score=np.where(valid, oracle, np.nan), oracle=oracle,
+                               oracle_tied=oracle, block_id=block_id, block_first=block_start % width,
+                               block_size=block_size))
+    return Ranking(ranking.rm, ranking.oracle, ranking.n_prompts, ranking.n_counted, ranking.mu, tuple(buckets))
 
 
 def top_eta_weights(ranking: Ranking, eta: float, n_responses: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -238,19 +333,19 @@ def exact_top_k_mean(ranking: Ranking, n: int, ks) -> np.ndarray:
     return out
 
 
+def exact_top_mean(ranking: Ranking, etas, n: int) -> np.ndarray:
+    """§4: ``E[top-k mean]`` at sample size ``n`` for every prompt and eta (``k`` from eta)."""
+    ks = k_for_eta(etas, n)
+    unique_k, inverse = np.unique(ks, return_inverse=True)
+    return exact_top_k_mean(ranking, n, unique_k)[:, inverse]
+
+
 def exact_reta_per_prompt(ranking: Ranking, etas, n: int, normalization: str = "ratio"):
     """§4 per prompt: exact expected RETA at sample size ``n``, normalised by the pool
     mean ``mu_q``; ``(P, E)`` and the :class:`Eligibility` (pools smaller than ``n`` are
     excluded)."""
-    etas = check_etas(etas)
-    n = check_n(n)
-    ks = k_for_eta(etas, n)
-    unique_k, inverse = np.unique(ks, return_inverse=True)
-    top = exact_top_k_mean(ranking, n, unique_k)[:, inverse]
-    elig = eligibility(ranking, normalization, n=n)
-    values = normalize(top, ranking.mu, normalization)
-    values[~elig.prompt_counted] = np.nan
-    return values, elig
+    parts = reta_parts(ranking, etas, normalization, n=check_n(n))
+    return parts.per_prompt(), parts.eligibility
 
 
 # --------------------------------------------------------------------- resampling (§5)
@@ -268,8 +363,9 @@ def resample_top_k_means(ranking: Ranking, n: int, ks, repeats: int, seed: int =
     normalises their mean oracle score by the *pool* mean ``mu_q`` and averages over
     prompts.  One uniform key per response does both jobs: the ``n`` smallest keys
     are the subset, and the same keys (their order is a uniform permutation of the
-    chosen ones) break ties inside the RM's tie blocks.  ``progress(done, total)``
-    is called after each repeat.
+    chosen ones) break ties inside the RM's tie blocks.  For ``recovery`` each repeat is
+    the ratio of sums over prompts with the perfect ranking of the same subsets (§3).
+    ``progress(done, total)`` is called after each repeat.
     """
     ks = np.asarray(ks, dtype=np.int64)
     elig = eligibility(ranking, normalization, n=n)
@@ -282,9 +378,11 @@ def resample_top_k_means(ranking: Ranking, n: int, ks, repeats: int, seed: int =
     n_prompts = sum(rows.size for rows, _ in parts)
     if n_prompts == 0:
         raise RetaInputError(f"no prompt counts for RM {ranking.rm!r} at n = {n}")
+    recovery = normalization == "recovery"
     out = np.zeros((repeats, ks.size))
     for rep in range(repeats):
         total = np.zeros(ks.size)
+        best_total = np.zeros(ks.size)
         for rows, b in parts:
             valid = b.valid[rows]
             u = rng.random(valid.shape)
@@ -297,8 +395,12 @@ def resample_top_k_means(ranking: Ranking, n: int, ks, repeats: int, seed: int =
             oracle = np.take_along_axis(b.oracle[rows], picked, axis=1)
             cum = np.cumsum(oracle, axis=1)
             top = cum[:, ks - 1] / ks[None, :]
-            total += normalize(top, ranking.mu[b.prompts[rows]], normalization).sum(axis=0)
-        out[rep] = total / n_prompts
+            mu = ranking.mu[b.prompts[rows]]
+            total += normalize(top, mu, normalization).sum(axis=0)
+            if recovery:  # the perfect ranking of the same subset: its oracle values sorted
+                best = np.cumsum(-np.sort(-oracle, axis=1), axis=1)[:, ks - 1] / ks[None, :]
+                best_total += (best - mu[:, None]).sum(axis=0)
+        out[rep] = ratio_of_sums(total, best_total) if recovery else total / n_prompts
         if progress is not None:
             progress(rep + 1, repeats)
     return out
@@ -346,18 +448,25 @@ def _cached_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
 
 
 def bootstrap_over_prompts(per_prompt: np.ndarray, n_boot: int = 1000, seed: int = 0,
-                           level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                           level: float = 0.95, denominators: np.ndarray | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """§6: bootstrap the mean over prompts, resampling counted prompts with replacement.
 
     ``per_prompt`` is ``(P, E)``; rows with any NaN are not counted.  Returns the
     bootstrap means ``(n_boot, E)`` and the percentile interval ``(low, high)`` at
     ``level``.  Each bootstrap mean is a row of ``counts @ values / n`` with the shared
-    count matrix of :func:`bootstrap_counts`.
+    count matrix of :func:`bootstrap_counts`; with ``denominators`` (recovery, §3) it is
+    the ratio of resampled sums ``(counts @ values) / (counts @ denominators)``.
     """
     values = np.asarray(per_prompt, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
-    values = values[~np.isnan(values).any(axis=1)]
+    keep = ~np.isnan(values).any(axis=1)
+    if denominators is not None:
+        den = np.asarray(denominators, dtype=np.float64).reshape(values.shape)
+        keep &= ~np.isnan(den).any(axis=1)
+        den = den[keep]
+    values = values[keep]
     n = values.shape[0]
     if n == 0:
         raise RetaInputError("no prompt counts, so there is nothing to bootstrap")
@@ -370,10 +479,50 @@ def bootstrap_over_prompts(per_prompt: np.ndarray, n_boot: int = 1000, seed: int
     for start in range(0, n_boot, step):
         stop = min(start + step, n_boot)
         counts = bootstrap_counts(n, n_boot, seed) if whole else bootstrap_counts(n, n_boot, seed, start, stop)
-        means[start:stop] = counts @ values / n
+        if denominators is None:
+            means[start:stop] = counts @ values / n
+        else:
+            means[start:stop] = ratio_of_sums(counts @ values, counts @ den)
     alpha = (1 - level) / 2
-    low, high = np.quantile(means, [alpha, 1 - alpha], axis=0)
+    with np.errstate(invalid="ignore"):
+        low, high = np.quantile(means, [alpha, 1 - alpha], axis=0)
     return means, low, high
+
+
+def bootstrap_parts(parts: PromptValues, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
+    """:func:`bootstrap_over_prompts` of one RM's :class:`PromptValues` (counted prompts)."""
+    rows = parts.counted
+    return bootstrap_over_prompts(parts.values[rows], n_boot=n_boot, seed=seed, level=level,
+                                  denominators=None if parts.denominators is None else parts.denominators[rows])
+
+
+def simultaneous_band(replicates: np.ndarray, estimate: np.ndarray, level: float = 0.95):
+    """§6: a band that holds over the whole eta grid at once.
+
+    With bootstrap replicates ``d*_b(eta)`` ``(B, E)``, the point estimate ``d(eta)`` and
+    the bootstrap standard deviation ``s(eta)``, ``c`` is the ``level`` quantile over
+    ``b`` of ``max_eta |d*_b(eta) - d(eta)| / s(eta)``; the band is ``d +- c s``.  Etas
+    where ``s`` is 0 or undefined (the two RMs cannot differ, e.g. ``eta = 1``) do not
+    enter the maximum, and no claim is made there: the band is ``[min(d, 0), max(d, 0)]``.
+    Returns ``(low, high, c)``."""
+    replicates = np.asarray(replicates, dtype=np.float64)
+    estimate = np.asarray(estimate, dtype=np.float64)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (recovery at eta = 1)
+        spread = np.nanstd(replicates, axis=0, ddof=1) if replicates.shape[0] > 1 else np.zeros_like(estimate)
+    finite = replicates[np.isfinite(replicates)]
+    scale = max(1.0, float(np.abs(finite).max())) if finite.size else 1.0
+    usable = np.isfinite(spread) & (spread > 1e-12 * scale) & np.isfinite(estimate)
+    # no spread, no claim: such an eta's band is [min(d, 0), max(d, 0)], which holds 0
+    low, high = np.minimum(estimate, 0.0), np.maximum(estimate, 0.0)
+    if not usable.any():
+        return low, high, 0.0
+    deviation = np.abs(replicates[:, usable] - estimate[usable]) / spread[usable]
+    worst = np.nanmax(np.where(np.isfinite(deviation), deviation, -np.inf), axis=1)
+    c = float(np.quantile(worst[np.isfinite(worst)], level))
+    low[usable] = estimate[usable] - c * spread[usable]
+    high[usable] = estimate[usable] + c * spread[usable]
+    return low, high, c
 
 
 # --------------------------------------------------------------------- optimal eta (§7)
@@ -403,22 +552,33 @@ def optimal_eta(etas, reta, min_pool_size: int) -> dict:
 def reliability_values(ranking: Ranking, bins: int = 20):
     """§8 for one RM: per bin of the rank percentile ``u = (r_mid - 0.5)/N_q``, the mean
     of ``J/mu_q`` over its responses (prompts that count for ``ratio``).  Returns
-    ``(mean, count)`` arrays of length ``bins``."""
+    ``(mean, count)`` arrays of length ``bins``; an empty bin's mean is NaN."""
+    sums, counts = reliability_per_prompt(ranking, bins)
+    total = counts.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums.sum(axis=0) / total, total.astype(np.int64)
+
+
+def reliability_per_prompt(ranking: Ranking, bins: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """§8 per prompt: ``(sums, counts)``, each ``(P, bins)``: the sum of ``J/mu_q`` over
+    the prompt's responses in each bin and their number (zero rows for prompts that do
+    not count).  A bin's mean is ``sum(sums) / sum(counts)`` over prompts, which is
+    also how the bootstrap over prompts resamples it (§6)."""
     if int(bins) != bins or bins < 1:
         raise RetaInputError(f"bins must be a whole number >= 1, got {bins!r}")
     elig = eligibility(ranking, "ratio")
-    sums = np.zeros(bins)
-    counts = np.zeros(bins)
+    sums = np.zeros(ranking.n_prompts * bins)
+    counts = np.zeros(ranking.n_prompts * bins)
     for b in ranking.buckets:
         rows = np.flatnonzero(elig.prompt_counted[b.prompts])
         valid = b.valid[rows]
         u = (b.rank_mid[rows] - 0.5) / b.n[rows, None]
         which = np.clip(np.ceil(u * bins).astype(np.int64) - 1, 0, bins - 1)
-        value = b.oracle[rows] / ranking.mu[b.prompts[rows], None]
-        sums += np.bincount(which[valid], weights=value[valid], minlength=bins)
-        counts += np.bincount(which[valid], minlength=bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sums / counts, counts.astype(np.int64)
+        cell = (b.prompts[rows, None] * bins + which)[valid]
+        value = (b.oracle[rows] / ranking.mu[b.prompts[rows], None])[valid]
+        sums += np.bincount(cell, weights=value, minlength=sums.size)
+        counts += np.bincount(cell, minlength=counts.size)
+    return sums.reshape(-1, bins), counts.reshape(-1, bins)
 
 
 # --------------------------------------------------------------------- baselines (§9)

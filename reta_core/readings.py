@@ -14,33 +14,89 @@ import pandas as pd
 from .reports import significant_ranges
 
 NORMALIZATION_LABELS = {"ratio": "ratio to pool mean (paper)", "difference": "difference from pool mean",
-                        "raw": "raw top-eta mean"}
+                        "raw": "raw top-eta mean", "recovery": "recovery (share of the perfect gain)"}
 
-# One line per leaderboard column, shown on the page and in the README.
-COLUMN_HELP = {
-    "rm": "Reward model (baselines are computed from the pool itself: length and a seeded random scorer).",
-    "reta_0.05": "RETA at eta = 0.05: mean oracle score of the RM's top 5 %, as a ratio to the pool mean (1 = no better than random).",
-    "reta_0.1": "RETA at eta = 0.1 (top 10 %).",
-    "reta_0.25": "RETA at eta = 0.25 (top quarter).",
-    "reta_0.5": "RETA at eta = 0.5 (top half).",
-    "eta_star": "Optimal quantile eta*: where the RETA curve peaks (ties to the larger eta); select uniformly from this top fraction.",
-    "reta_at_eta_star": "RETA at eta*: the best the RM's ranking achieves on this pool.",
-    "gain": "RETA(eta*) minus RETA at the smallest eta (trusting the RM's top pick); > 0 means the very top is unreliable.",
-    "bon": "Best-of-n: expected oracle score of the RM's single top pick among n random responses, as a ratio to the pool mean.",
-    "pairwise_accuracy": "Share of response pairs with different oracle scores that the RM orders like the oracle (ties count 1/2).",
-    "spearman": "Mean per-prompt Spearman rank correlation between RM and oracle scores.",
-    "kendall": "Mean per-prompt Kendall tau-b between RM and oracle scores.",
-    "n_prompts": "Prompts that count for this RM (both scores finite, at least 2 responses, pool mean > 0 for the ratio).",
+# How each normalisation compares the top eta with the pool (§3), for help texts.
+NORMALIZATION_PHRASES = {
+    "ratio": ("as a ratio to the pool mean", "1 = no better than random"),
+    "difference": ("as its difference from the pool mean", "0 = no better than random"),
+    "raw": ("as is (not compared with the pool mean)", "compare with the pool mean to judge it"),
+    "recovery": ("as the share of the perfect ranking's gain over the pool mean",
+                 "1 = as good as the oracle, 0 = no better than random"),
 }
 
 
+def column_help(normalization: str = "ratio") -> dict[str, str]:
+    """One line per leaderboard column, in the words of ``normalization``."""
+    how, meaning = NORMALIZATION_PHRASES[normalization]
+    counts = "pool mean > 0 for the ratio" if normalization == "ratio" else "any pool mean"
+    return {
+        "rm": "Reward model (baselines are computed from the pool itself: length and a seeded random scorer).",
+        "reta_0.05": f"RETA at eta = 0.05: mean oracle score of the RM's top 5 %, {how} ({meaning}).",
+        "reta_0.1": "RETA at eta = 0.1 (top 10 %).",
+        "reta_0.25": "RETA at eta = 0.25 (top quarter).",
+        "reta_0.5": "RETA at eta = 0.5 (top half).",
+        "eta_star": "Optimal quantile eta*: where the RETA curve peaks (ties to the larger eta); select uniformly "
+                    "from this top fraction.",
+        "reta_at_eta_star": "RETA at eta*: the best the RM's ranking achieves on this pool (the table is sorted by it).",
+        "gain": "RETA(eta*) minus RETA at the smallest eta (trusting the RM's top pick); > 0 means the very top is "
+                "unreliable.",
+        "bon": f"Best-of-n: expected oracle score of the RM's single top pick among n random responses, {how}.",
+        "pairwise_accuracy": "Share of response pairs with different oracle scores that the RM orders like the oracle "
+                             "(ties count 1/2).",
+        "spearman": "Mean per-prompt Spearman rank correlation between RM and oracle scores.",
+        "kendall": "Mean per-prompt Kendall tau-b between RM and oracle scores.",
+        "n_prompts": f"Prompts that count for this RM (both scores finite, at least 2 responses, {counts}).",
+    }
+
+
+COLUMN_HELP = column_help("ratio")
+
+
+def band(low: float, high: float, digits: int = 3) -> str:
+    """A 95 % band for display: ``0.912–1.034``, or ``-0.944 to -0.673`` when a bound is
+    negative (a dash between negative numbers reads as a minus); ``-`` when missing."""
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return "-"
+    low, high = _no_negative_zero(low, digits), _no_negative_zero(high, digits)
+    if low < 0 or high < 0:
+        return f"{low:.{digits}f} to {high:.{digits}f}"
+    return f"{low:.{digits}f}–{high:.{digits}f}"
+
+
+def _no_negative_zero(value: float, digits: int) -> float:
+    """``value``, or 0.0 when it would print as ``-0.000``."""
+    return 0.0 if round(float(value), digits) == 0 else float(value)
+
+
+def number(value: float, digits: int = 4, sign: bool = False) -> str:
+    """A number for display without ``-0.0000``; ``-`` when missing."""
+    if value is None or not np.isfinite(value):
+        return "-"
+    value = _no_negative_zero(value, digits)
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
 def optimal_reading(rm: str, eta_star: float, gain: float, relative_gain: float, eta_min: float,
-                    gain_ci_low: float | None = None, normalization: str = "ratio") -> str:
-    """One sentence reading of §7 for one RM.  With ``gain_ci_low`` (the lower end of
-    the paired bootstrap interval of the gain), a gain whose interval reaches 0 is read
-    as noise rather than as a quantile to select from.  The gain is relative (a
-    percentage) for the ``ratio`` normalisation only: a ratio of differences or of raw
-    means has no meaning, so there it is the difference in the normalisation's units."""
+                    gain_ci_low: float | None = None, normalization: str = "ratio",
+                    vs_random: str | None = None) -> str:
+    """One sentence reading of §7 for one RM, giving selection advice only where the
+    numbers support it.
+
+    ``vs_random`` (``reports.versus_random``): when the 95 % band of RETA(eta*) holds
+    the random value, the RM is no better than random at any quantile and the reading
+    says exactly that (worse, when the band lies below it).  With ``gain_ci_low`` (the
+    lower end of the paired bootstrap interval of the gain), a gain whose interval
+    reaches 0 is read as noise rather than as a quantile to select from.  The gain is
+    relative (a percentage) for the ``ratio`` normalisation only: a ratio of
+    differences or of raw means has no meaning, so there it is in the normalisation's
+    units."""
+    if vs_random in ("no better", "worse"):
+        random = f"{RANDOM_TEXT[normalization]}"
+        verdict = "no better than" if vs_random == "no better" else "worse than"
+        return (f"{rm}: {verdict} random at any quantile: even at its best (top {eta_star:.0%}) the 95 % "
+                f"band of its RETA {'includes' if vs_random == 'no better' else 'lies below'} the random "
+                f"value ({random}); do not select with it.")
     if eta_star <= eta_min + 1e-12 or gain <= 0:
         return (f"{rm}: trust its top pick: its curve peaks at the smallest eta "
                 f"({eta_min:.3g}).")
@@ -53,6 +109,11 @@ def optimal_reading(rm: str, eta_star: float, gain: float, relative_gain: float,
                 f"{eta_star:.0%} ({gain_text}) is within noise (the gain's 95 % interval includes 0).")
     return (f"{rm}: select uniformly from its top {eta_star:.0%}: "
             f"{gain_text} over its top pick.")
+
+
+RANDOM_TEXT = {"ratio": "1", "difference": "0", "recovery": "0", "raw": "the pool mean"}
+VS_RANDOM_LABELS = {"better": "better than random", "no better": "no better than random",
+                    "worse": "worse than random"}
 
 
 def stability_reading(table: pd.DataFrame) -> str:
@@ -98,13 +159,16 @@ def stability_reading(table: pd.DataFrame) -> str:
 
 def significance_reading(comparison: pd.DataFrame) -> str:
     """One sentence from :func:`significant_ranges`, e.g. ``"A is significantly better
-    than B for eta in [0.02, 0.31]."``"""
+    than B for eta in [0.02, 0.31]."``  A claim over a range of etas rests on the
+    simultaneous band (§6) when the comparison has it."""
     t = comparison
     rm_a, rm_b = str(t["rm_a"].iloc[0]), str(t["rm_b"].iloc[0])
     ranges = significant_ranges(comparison)
+    band = ("the simultaneous 95 % band over the grid" if "sim_low" in comparison
+            else "the 95 % interval")
     if not ranges:
         return (f"The difference between {rm_a} and {rm_b} is not significant at any eta of the grid "
-                "(the 95 % interval always includes 0).")
+                f"({band} always includes 0).")
     parts = []
     for better in (rm_a, rm_b):
         spans = [r for r in ranges if r["better"] == better]
@@ -114,7 +178,7 @@ def significance_reading(comparison: pd.DataFrame) -> str:
             where = ", ".join(where[:-1]) + " and " + where[-1] if len(where) > 1 else where[0]
             worse = rm_b if better == rm_a else rm_a
             parts.append(f"{better} is significantly better than {worse} for {where}")
-    return "; ".join(parts) + " (95 % interval excludes 0); elsewhere the difference is not significant."
+    return "; ".join(parts) + f" ({band} excludes 0); elsewhere the difference is not significant."
 
 
 PROMPT_ORDER_LABELS = {  # the labels of prompts.PROMPT_ORDERS
@@ -154,3 +218,22 @@ def excluded_lines(excluded: pd.DataFrame) -> list[str]:
         lines.append(f"{row.rm}: {count:,} prompt{'s do' if count != 1 else ' does'} not count "
                      f"({row.reason})")
     return lines
+
+
+def reliability_reading(dips: pd.DataFrame, bins: int) -> str:
+    """The reliability map in words (§8), from ``reports.top_dips``: a dip at the top is
+    called out only where it lies outside the bands' noise."""
+    if dips.empty:
+        return (f"No RM's top bin (its top {100 / bins:.3g} %) lies significantly below the next bins of its "
+                "top quarter: no dip at the top beyond the 95 % bands' noise.")
+    parts = [f"{r.rm} (top bin {r.top_mean:.2f}, band up to {r.top_high:.2f}, below bin {r.peak_bin + 1}'s "
+             f"{r.peak_mean:.2f}, band from {r.peak_low:.2f})" for r in dips.itertuples()]
+    return ("Dip at the top, outside the 95 % bands: " + "; ".join(parts)
+            + ". These RMs' very top picks are worse than their next ones: a sign of reward hacking.")
+
+
+def recovery_hint(oracle: str) -> str:
+    """Why to prefer recovery when the oracle's scale has no meaningful zero (§3)."""
+    return (f"The oracle {oracle} never comes near 0 (e.g. a 1-10 rating), so the ratio's reading "
+            "'1.3 = 30 % better than random' depends on where its scale starts. The recovery "
+            "normalisation (the share of the perfect ranking's gain) does not: prefer it here.")

@@ -28,12 +28,14 @@ class MetricResult:
 
     ``excluded`` has columns ``rm, reason, n_prompts``: every excluded prompt is counted
     with its reason (§1), never dropped silently.  ``per_prompt[rm]`` holds the
-    ``(P, E)`` per-prompt values where the table is a curve.
+    ``(P, E)`` per-prompt values where the table is a curve, and ``parts[rm]`` the
+    :class:`metrics.PromptValues` they average from (with recovery's denominators).
     """
 
     table: pd.DataFrame
     excluded: pd.DataFrame
     per_prompt: dict = field(default_factory=dict)
+    parts: dict = field(default_factory=dict)
 
 
 def excluded_table(eligs) -> pd.DataFrame:
@@ -63,23 +65,20 @@ def curves(rankings: dict[str, Ranking], etas: np.ndarray, *, normalization: str
     Every RM's bootstrap uses the same count matrix (:func:`metrics.bootstrap_counts`),
     so a table of several RMs equals the tables of each RM alone.
     """
-    frames, eligs, per_prompt = [], [], {}
+    frames, eligs, per_prompt, all_parts = [], [], {}, {}
     for done, (rm, ranking) in enumerate(rankings.items(), 1):
-        if estimator == "pool":
-            values, elig = M.pool_reta_per_prompt(ranking, etas, normalization)
-        else:
-            values, elig = M.exact_reta_per_prompt(ranking, etas, n, normalization)
+        parts = M.reta_parts(ranking, etas, normalization, n=n if estimator == "exact" else None)
+        elig = parts.eligibility
         eligs.append(elig)
-        per_prompt[rm] = values
+        per_prompt[rm], all_parts[rm] = parts.per_prompt(), parts
         counted = elig.prompt_counted
-        frame = pd.DataFrame({"rm": rm, "eta": etas,
-                              "reta": values[counted].mean(axis=0) if counted.any() else np.nan,
+        frame = pd.DataFrame({"rm": rm, "eta": etas, "reta": parts.aggregate(),
                               "n_prompts": int(counted.sum())})
         limit = 1.0 / n if estimator == "exact" else 1.0 / max(elig.min_pool_size, 1)
         frame["below_min_eta"] = etas < limit - 1e-12
         if ci and counted.any():
-            _, frame["ci_low"], frame["ci_high"] = M.bootstrap_over_prompts(
-                values, n_boot=n_boot, seed=seed, level=level)
+            _, frame["ci_low"], frame["ci_high"] = M.bootstrap_parts(parts, n_boot=n_boot, seed=seed,
+                                                                     level=level)
         elif ci:
             frame["ci_low"] = frame["ci_high"] = np.nan
         frames.append(frame)
@@ -87,18 +86,17 @@ def curves(rankings: dict[str, Ranking], etas: np.ndarray, *, normalization: str
             progress(done, len(rankings), rm)
     if not frames:
         raise RetaInputError("no RM to evaluate")
-    return MetricResult(pd.concat(frames, ignore_index=True), excluded_table(eligs), per_prompt)
+    return MetricResult(pd.concat(frames, ignore_index=True), excluded_table(eligs), per_prompt, all_parts)
 
 
 def bon(rankings: dict[str, Ranking], n: int, *, normalization: str = "ratio") -> MetricResult:
     """Best-of-n (§4 with ``k = 1``): ``rm, n, bon, n_prompts``."""
     rows, eligs = [], []
     for rm, ranking in rankings.items():
-        values, elig = M.exact_reta_per_prompt(ranking, [1.0 / n], n, normalization)
-        eligs.append(elig)
-        counted = elig.prompt_counted
-        rows.append({"rm": rm, "n": n, "bon": float(values[counted, 0].mean()) if counted.any() else np.nan,
-                     "n_prompts": int(counted.sum())})
+        parts = M.reta_parts(ranking, [1.0 / n], normalization, n=n)
+        eligs.append(parts.eligibility)
+        rows.append({"rm": rm, "n": n, "bon": float(parts.aggregate()[0]),
+                     "n_prompts": int(parts.counted.sum())})
     return MetricResult(pd.DataFrame(rows), excluded_table(eligs))
 
 
@@ -131,23 +129,46 @@ def resampled(rankings: dict[str, Ranking], n: int, etas: np.ndarray, *, repeats
 
 def compare(ranking_a: Ranking, ranking_b: Ranking, etas: np.ndarray, *, normalization: str = "ratio",
             n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> MetricResult:
-    """§6 paired comparison: on prompts counted for both, ``d_q = R_q^A - R_q^B``;
-    bootstrap its mean.  Columns: ``rm_a, rm_b, eta, diff, ci_low, ci_high, p_a_better,
-    n_prompts, significant`` (``significant``: the interval excludes 0)."""
+    """§6 paired comparison on the prompts counted for both RMs: ``diff = RETA_A -
+    RETA_B`` per eta (the mean of ``d_q = R_q^A - R_q^B``; for recovery the difference
+    of the two ratios of sums), its pointwise bootstrap interval (``ci_low, ci_high``),
+    the simultaneous band over the whole grid (``sim_low, sim_high``) and
+    ``p_a_better``, the share of bootstrap replicates with ``diff > 0``.
+
+    Columns: ``rm_a, rm_b, eta, diff, ci_low, ci_high, sim_low, sim_high, p_a_better,
+    n_prompts, significant, significant_pointwise``.  ``significant``: the simultaneous
+    band excludes 0, so a claim over any set of etas of the grid holds at the 95 %
+    level; ``significant_pointwise``: the pointwise interval excludes 0 at that eta."""
     rm_a, rm_b = ranking_a.rm, ranking_b.rm
-    va, ea = M.pool_reta_per_prompt(ranking_a, etas, normalization)
-    vb, eb = M.pool_reta_per_prompt(ranking_b, etas, normalization)
-    both = ea.prompt_counted & eb.prompt_counted
+    pa = M.reta_parts(ranking_a, etas, normalization)
+    pb = M.reta_parts(ranking_b, etas, normalization)
+    both = pa.counted & pb.counted
     if not both.any():
         raise RetaInputError(f"no prompt counts for both {rm_a!r} and {rm_b!r}")
-    diff = (va - vb)[both]
-    means, low, high = M.bootstrap_over_prompts(diff, n_boot=n_boot, seed=seed, level=level)
-    table = pd.DataFrame({"eta": etas, "diff": diff.mean(axis=0), "ci_low": low, "ci_high": high,
-                          "p_a_better": (means > 0).mean(axis=0), "n_prompts": int(both.sum())})
-    table["significant"] = (table["ci_low"] > 0) | (table["ci_high"] < 0)
+    if pa.denominators is None:
+        diff = (pa.values - pb.values)[both]
+        estimate = diff.mean(axis=0)
+        replicates, low, high = M.bootstrap_over_prompts(diff, n_boot=n_boot, seed=seed, level=level)
+    else:
+        estimate = pa.aggregate(both) - pb.aggregate(both)
+        values = np.concatenate([pa.values[both], pb.values[both]], axis=1)
+        dens = np.concatenate([pa.denominators[both], pb.denominators[both]], axis=1)
+        ratios, _, _ = M.bootstrap_over_prompts(values, n_boot=n_boot, seed=seed, level=level, denominators=dens)
+        width = len(etas)
+        replicates = ratios[:, :width] - ratios[:, width:]
+        with np.errstate(invalid="ignore"):
+            low, high = np.quantile(replicates, [(1 - level) / 2, 1 - (1 - level) / 2], axis=0)
+    sim_low, sim_high, _ = M.simultaneous_band(replicates, estimate, level)
+    with np.errstate(invalid="ignore"):
+        better = np.where(np.isnan(replicates).all(axis=0), np.nan, (replicates > 0).mean(axis=0))
+    table = pd.DataFrame({"eta": etas, "diff": estimate, "ci_low": low, "ci_high": high,
+                          "sim_low": sim_low, "sim_high": sim_high, "p_a_better": better,
+                          "n_prompts": int(both.sum())})
+    table["significant"] = (table["sim_low"] > 0) | (table["sim_high"] < 0)
+    table["significant_pointwise"] = (table["ci_low"] > 0) | (table["ci_high"] < 0)
     table.insert(0, "rm_b", rm_b)
     table.insert(0, "rm_a", rm_a)
-    return MetricResult(table, excluded_table([ea, eb]))
+    return MetricResult(table, excluded_table([pa.eligibility, pb.eligibility]))
 
 
 def significant_ranges(comparison: pd.DataFrame) -> list[dict]:
@@ -206,9 +227,10 @@ def optimal_quantiles(curves_table: pd.DataFrame, min_pool_sizes: dict) -> pd.Da
 
 def optimal_table(rankings: dict[str, Ranking], etas: np.ndarray, *, normalization: str = "ratio",
                   ci: bool = True, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """§7 per RM on ``etas``, with the band of RETA(eta*) and the paired bootstrap
+    """§7 per RM on ``etas``, with the band of RETA(eta*), the paired bootstrap
     interval of the gain over the top pick (``gain_ci_low, gain_ci_high``: §6 applied to
-    ``R_q(eta*) - R_q(eta_min)``)."""
+    ``R_q(eta*) - R_q(eta_min)``) and where that band lies against a random ranking
+    (``vs_random``, :func:`versus_random`)."""
     result = curves(rankings, etas, normalization=normalization, ci=ci, n_boot=n_boot, seed=seed)
     sizes = {rm: M.eligibility(r, normalization).min_pool_size for rm, r in rankings.items()}
     table = optimal_quantiles(result.table, sizes)
@@ -216,27 +238,90 @@ def optimal_table(rankings: dict[str, Ranking], etas: np.ndarray, *, normalizati
         lows, highs = [], []
         for r in table.itertuples():
             grid = result.table.loc[result.table["rm"] == r.rm, "eta"].to_numpy()
-            values = result.per_prompt[r.rm]
-            diff = (values[:, np.flatnonzero(grid == r.eta_star)[0]]
-                    - values[:, np.flatnonzero(grid == r.eta_min)[0]])
-            _, low, high = M.bootstrap_over_prompts(diff, n_boot=n_boot, seed=seed)
-            lows.append(float(low[0]))
-            highs.append(float(high[0]))
+            star, first = np.flatnonzero(grid == r.eta_star)[0], np.flatnonzero(grid == r.eta_min)[0]
+            low, high = gain_interval(result.parts[r.rm], star, first, n_boot=n_boot, seed=seed)
+            lows.append(low)
+            highs.append(high)
         table["gain_ci_low"], table["gain_ci_high"] = lows, highs
+        table["vs_random"] = [versus_random(r.ci_low, r.ci_high, normalization) for r in table.itertuples()]
     return table
 
 
-def reliability_map(rankings: dict[str, Ranking], bins: int = 20) -> MetricResult:
-    """§8 for several RMs: ``rm, bin, u_low, u_high, mean_normalized_oracle, n_responses``."""
+def versus_random(low: float, high: float, normalization: str) -> str | None:
+    """§7: where the 95 % band of RETA(eta*) lies against the random value (1 for
+    ``ratio``, 0 for ``difference`` and ``recovery``): ``"better"`` above it, ``"worse"``
+    below it, ``"no better"`` when it contains it; None for ``raw`` (no random value)
+    or a missing band."""
+    level = M.RANDOM_VALUE.get(normalization)
+    if level is None or not (np.isfinite(low) and np.isfinite(high)):
+        return None
+    if low > level:
+        return "better"
+    return "worse" if high < level else "no better"
+
+
+def gain_interval(parts, star: int, first: int, *, n_boot: int = 1000, seed: int = 0,
+                  level: float = 0.95) -> tuple[float, float]:
+    """§7: the paired bootstrap interval of ``RETA(eta*) - RETA(eta_min)`` (columns
+    ``star`` and ``first`` of one RM's :class:`metrics.PromptValues`)."""
+    if parts.denominators is None:
+        values = parts.values[parts.counted]
+        _, low, high = M.bootstrap_over_prompts(values[:, star] - values[:, first], n_boot=n_boot, seed=seed,
+                                                level=level)
+        return float(low[0]), float(high[0])
+    means, _, _ = M.bootstrap_parts(parts.columns([star, first]), n_boot=n_boot, seed=seed, level=level)
+    with np.errstate(invalid="ignore"):
+        low, high = np.quantile(means[:, 0] - means[:, 1], [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(low), float(high)
+
+
+def reliability_map(rankings: dict[str, Ranking], bins: int = 20, *, ci: bool = True, n_boot: int = 1000,
+                    seed: int = 0, level: float = 0.95) -> MetricResult:
+    """§8 for several RMs: ``rm, bin, u_low, u_high, mean_normalized_oracle, n_responses``
+    and, with ``ci``, the 95 % bootstrap band over prompts of each bin's mean
+    (``ci_low, ci_high``).  An empty bin's mean and band are missing (NaN), never 0."""
     frames, eligs = [], []
     edges = np.linspace(0, 1, bins + 1)
     for rm, ranking in rankings.items():
-        mean, count = M.reliability_values(ranking, bins)
-        eligs.append(M.eligibility(ranking, "ratio"))
-        frames.append(pd.DataFrame({"rm": rm, "bin": np.arange(bins), "u_low": edges[:-1],
-                                    "u_high": edges[1:], "mean_normalized_oracle": mean,
-                                    "n_responses": count}))
+        sums, counts = M.reliability_per_prompt(ranking, bins)
+        total = counts.sum(axis=0)
+        frame = pd.DataFrame({"rm": rm, "bin": np.arange(bins), "u_low": edges[:-1], "u_high": edges[1:],
+                              "mean_normalized_oracle": M.ratio_of_sums(sums.sum(axis=0), total),
+                              "n_responses": total.astype(np.int64)})
+        elig = M.eligibility(ranking, "ratio")
+        if ci:
+            rows = elig.prompt_counted
+            if rows.any():
+                _, frame["ci_low"], frame["ci_high"] = M.bootstrap_over_prompts(
+                    sums[rows], n_boot=n_boot, seed=seed, level=level, denominators=counts[rows])
+            else:
+                frame["ci_low"] = frame["ci_high"] = np.nan
+        eligs.append(elig)
+        frames.append(frame)
     return MetricResult(pd.concat(frames, ignore_index=True), excluded_table(eligs))
+
+
+def top_dips(reliability: pd.DataFrame) -> pd.DataFrame:
+    """§8: RMs whose top bin lies *significantly* below a later bin of their top quarter
+    (reward hacking at the very top): the top bin's band lies entirely below that bin's.
+    Columns ``rm, top_mean, top_high, peak_bin, peak_mean, peak_low``; empty without bands."""
+    rows = []
+    if "ci_low" not in reliability:
+        return pd.DataFrame(columns=["rm", "top_mean", "top_high", "peak_bin", "peak_mean", "peak_low"])
+    for rm, g in reliability.groupby("rm", sort=False):
+        g = g.sort_values("bin")
+        bins = len(g)
+        top = g.iloc[0]
+        later = g.iloc[1:max(2, int(np.ceil(bins / 4)) + 1)]
+        later = later[later["n_responses"] > 0]
+        if later.empty or not np.isfinite(top["ci_high"]):
+            continue
+        peak = later.loc[later["ci_low"].idxmax()]
+        if top["ci_high"] < peak["ci_low"]:
+            rows.append({"rm": rm, "top_mean": float(top["mean_normalized_oracle"]),
+                         "top_high": float(top["ci_high"]), "peak_bin": int(peak["bin"]),
+                         "peak_mean": float(peak["mean_normalized_oracle"]), "peak_low": float(peak["ci_low"])})
+    return pd.DataFrame(rows, columns=["rm", "top_mean", "top_high", "peak_bin", "peak_mean", "peak_low"])
 
 
 def baselines(rankings: dict[str, Ranking]) -> MetricResult:
@@ -301,8 +386,7 @@ def leaderboard(rankings: dict[str, Ranking], grid: np.ndarray, n: int, min_pool
         row.update(eta_star=best["eta_star"], reta_at_eta_star=best["reta_at_eta_star"],
                    gain=best["gain"], relative_gain=best["relative_gain"])
         if ci:
-            _, low, high = M.bootstrap_over_prompts(result.per_prompt[rm][:, at + [star]],
-                                                    n_boot=n_boot, seed=seed)
+            _, low, high = M.bootstrap_parts(result.parts[rm].columns(at + [star]), n_boot=n_boot, seed=seed)
             for i, eta in enumerate(LEADERBOARD_ETAS):
                 row[f"{eta_label(eta)}_low"], row[f"{eta_label(eta)}_high"] = low[i], high[i]
             row["reta_at_eta_star_low"], row["reta_at_eta_star_high"] = low[-1], high[-1]
@@ -324,12 +408,20 @@ def category_table(rankings: dict[str, Ranking], categories: np.ndarray, eta: fl
                    normalization: str = "ratio") -> pd.DataFrame:
     """RETA at one eta per category and RM: ``rm, category, reta, n_prompts``."""
     result = curves(rankings, np.array([float(eta)]), normalization=normalization)
+    labels = categories.astype(str)
     frames = []
-    for rm, values in result.per_prompt.items():
-        frame = pd.DataFrame({"category": categories.astype(str), "value": values[:, 0]})
-        grouped = frame.groupby("category", sort=True)["value"].agg(["mean", "count"])
-        frames.append(pd.DataFrame({"rm": rm, "category": grouped.index, "reta": grouped["mean"].to_numpy(),
-                                    "n_prompts": grouped["count"].to_numpy()}))
+    for rm, parts in result.parts.items():
+        counted = parts.counted
+        frame = pd.DataFrame({"category": labels[counted], "value": parts.values[counted, 0],
+                              "den": 1.0 if parts.denominators is None else parts.denominators[counted, 0]})
+        grouped = frame.groupby("category", sort=True).agg(value=("value", "sum"), den=("den", "sum"),
+                                                           count=("value", "count"))
+        names = sorted(set(labels))
+        grouped = grouped.reindex(names)
+        reta = (grouped["value"] / grouped["count"] if parts.denominators is None
+                else M.ratio_of_sums(grouped["value"].to_numpy(), grouped["den"].to_numpy()))
+        frames.append(pd.DataFrame({"rm": rm, "category": names, "reta": np.asarray(reta, dtype=float),
+                                    "n_prompts": grouped["count"].fillna(0).astype(int).to_numpy()}))
     return pd.concat(frames, ignore_index=True)
 
 

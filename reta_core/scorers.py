@@ -57,10 +57,18 @@ def with_perfect_ranking(pool: Pool, oracle: str, like: str | None = None) -> Po
 
 
 def rms_not_beating_length(table: pd.DataFrame) -> list[str]:
-    """Real RMs of a leaderboard whose RETA(eta*) is not above the length baseline's:
-    news a user must not miss."""
+    """Real RMs of a leaderboard that are not clearly better than the length baseline at
+    their best quantile: news a user must not miss.
+
+    With bands (``reta_at_eta_star_low/_high``), an RM is clearly better only when the
+    lower end of its 95 % band of RETA(eta*) lies above the upper end of the length
+    baseline's; without bands, when its point estimate is above the baseline's."""
     if BASELINE_LENGTH not in set(table["rm"]) or "reta_at_eta_star" not in table:
         return []
-    bar = float(table.loc[table["rm"] == BASELINE_LENGTH, "reta_at_eta_star"].iloc[0])
-    real = table[~table["rm"].map(is_baseline)]
-    return real.loc[real["reta_at_eta_star"] <= bar, "rm"].tolist()
+    bar = table.loc[table["rm"] == BASELINE_LENGTH].iloc[0]
+    real = table[~table["rm"].map(is_baseline) & table["reta_at_eta_star"].notna()]
+    if "reta_at_eta_star_low" in table and np.isfinite(bar["reta_at_eta_star_high"]):
+        weak = ~(real["reta_at_eta_star_low"] > bar["reta_at_eta_star_high"])
+    else:
+        weak = real["reta_at_eta_star"] <= bar["reta_at_eta_star"]
+    return real.loc[weak, "rm"].tolist()

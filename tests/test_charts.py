@@ -202,15 +202,20 @@ def test_difference_figure_marks_significant_stretches(evaluation):
     table = evaluation.compare("good", "random", ETAS, n_boot=200).table
     assert table["significant"].any() and not table["significant"].all()
     fig = charts.difference_figure(table, marker_eta=0.1)
-    assert len(fig.data) == 4
+    assert len(fig.data) == 5  # simultaneous band, pointwise interval, difference, significant, zero
     diff = _one(fig, "good − random")
     np.testing.assert_allclose(diff.y, table["diff"])
-    sig = _one(fig, "significant (95% interval excludes 0)")
+    sig = _one(fig, "significant (simultaneous band excludes 0)")
     expected = np.where(table["significant"], table["diff"], np.nan)
     np.testing.assert_allclose(np.asarray(sig.y, dtype=float), expected)
-    assert sig.line.width > diff.line.width
-    band = _one(fig, "95% interval")
+    assert sig.line.width > diff.line.width and sig.showlegend
+    band = _one(fig, "pointwise 95% interval")
     np.testing.assert_allclose(band.y, np.r_[table["ci_high"], table["ci_low"][::-1]])
+    wide = _one(fig, "simultaneous 95% band")
+    np.testing.assert_allclose(wide.y, np.r_[table["sim_high"], table["sim_low"][::-1]])
+    # nothing significant: the legend does not say "significant"
+    none = table.assign(significant=False)
+    assert not _one(charts.difference_figure(none), "significant (simultaneous band excludes 0)").showlegend
     zero = _one(fig, "no difference")
     assert set(zero.y) == {0.0}
     runs = charts._runs(table["significant"].to_numpy())
@@ -232,7 +237,11 @@ def test_runs_of_true():
 def test_reliability_lines_and_heatmap_show_the_table(evaluation, colors):
     rel = evaluation.reliability_map(RMS, bins=5).table
     fig = charts.reliability_figure(rel, colors)
-    assert len(fig.data) == len(RMS) + 1
+    assert len(fig.data) == 2 * len(RMS) + 1  # a band and a line per RM, the pool mean
+    for rm in RMS:
+        part = rel[rel["rm"] == rm]
+        band = _one(fig, f"{rm} 95 % band")
+        np.testing.assert_allclose(band.y, np.r_[part["ci_high"], part["ci_low"][::-1]])
     for rm in RMS:
         part = rel[rel["rm"] == rm]
         line = _one(fig, rm)
@@ -387,3 +396,21 @@ def test_marker_label_near_an_edge_is_anchored_inwards(evaluation, colors):
     near_right = charts.curves_figure(curves, colors, marker_eta=0.95)
     label = lambda fig: [sh for sh in fig.layout.shapes if sh.type == "line"][-1].label.xanchor  # noqa: E731
     assert (label(near_left), label(middle), label(near_right)) == ("left", "center", "right")
+
+
+def test_sparklines_share_one_scale_and_carry_the_rm_colour():
+    import base64
+
+    values = {"flat": [1.0, 1.0, 0.99], "steep": [2.0, 1.5, 1.0]}
+    lo, hi = charts.sparkline_range(values)
+    assert (lo, hi) == (0.99, 2.0)
+
+    def ys(url):
+        svg = base64.b64decode(url.split(",", 1)[1]).decode()
+        points = svg.split('points="')[1].split('"')[0].split()
+        return [float(p.split(",")[1]) for p in points], svg
+
+    flat, flat_svg = ys(charts.sparkline_svg(values["flat"], "#123456", (lo, hi), height=30))
+    steep, _ = ys(charts.sparkline_svg(values["steep"], "#654321", (lo, hi), height=30))
+    assert 'stroke="#123456"' in flat_svg
+    assert max(flat) - min(flat) < 1 and max(steep) - min(steep) > 25  # a flat curve stays flat

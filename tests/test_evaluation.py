@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from reta_core import Evaluation, RetaInputError, metrics, readings
 from reta_core.pool import Pool
@@ -17,7 +18,7 @@ def pool_of(oracle_groups, rms) -> Pool:
                 offsets=np.concatenate([[0], np.cumsum(sizes)]),
                 response_ids=np.array([f"r{i}" for i in range(sum(sizes))], dtype=object),
                 oracles={"J": flat(oracle_groups)}, rms={k: flat(v) for k, v in rms.items()},
-                categories=np.array(["a", "b", "a"][: len(sizes)], dtype=object))
+                categories=np.array([("a", "b", "a")[i % 3] for i in range(len(sizes))], dtype=object))
 
 
 # three prompts: pools of 4, 3 and 5; p1's oracle mean is 0 (does not count for ratio)
@@ -107,3 +108,74 @@ def test_optimal_reading_follows_the_normalization():
     difference = readings.optimal_reading("rm", 0.3, 2.13, -2.01, 0.01, normalization="difference")
     assert ratio.endswith("+25% over its top pick.")
     assert "+2.13 (difference)" in difference and "%" not in difference.split("top 30%")[1]
+
+
+# --------------------------------------------------------------------- recovery (§3)
+def test_recovery_by_hand():
+    """One prompt, oracle 9, 7, 5, 3 (mu 6); the RM ranks them 7, 9, 3, 5 (docs/metric.md
+    §3's worked example): T = 7, 7.667, 8 at eta = 0.25, 0.375, 0.5; the perfect ranking
+    T* = 9, 8.333, 8; recovery = (T - 6) / (T* - 6) = 1/3, 5/7, 1."""
+    pool = pool_of([[9, 7, 5, 3]], {"y": [[3, 4, 1, 2]]})
+    table = Evaluation(pool, "J", "recovery").curves(["y"], [0.25, 0.375, 0.5, 1.0]).table
+    np.testing.assert_allclose(table["reta"].to_numpy()[:3], [1 / 3, 5 / 7, 1.0], rtol=1e-12)
+    assert np.isnan(table["reta"].iloc[3])  # eta = 1: 0 / 0, missing, never a number
+
+
+def test_recovery_ignores_an_affine_change_of_the_oracle(tmp_path):
+    """The issue's 'done when': the demo benchmark re-imported with its oracle shifted by
+    +5 and scaled by 3 gives the same recovery to 1e-9, bands and comparison included."""
+    from reta_core.demo import generate_demo
+    from reta_core.ingest import import_frame
+    from reta_core.store import Store
+
+    demo = generate_demo(n_prompts=80, n_responses=16, seed=2)
+    store = Store(tmp_path / "r.duckdb")
+    import_frame(store, demo.frame, "demo", demo.oracle_columns, demo.rm_columns)
+    shifted = demo.frame.assign(judge_score=3 * demo.frame["judge_score"] + 5)
+    import_frame(store, shifted, "shifted", demo.oracle_columns, demo.rm_columns)
+    a, b = (Evaluation.from_store(store, name, normalization="recovery") for name in ("demo", "shifted"))
+    ca, cb = a.curves(ci=True, n_boot=200).table, b.curves(ci=True, n_boot=200).table
+    for col in ("reta", "ci_low", "ci_high"):
+        np.testing.assert_allclose(cb[col], ca[col], rtol=1e-9, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(b.compare("strong_rm", "random_rm").table["diff"],
+                               a.compare("strong_rm", "random_rm").table["diff"], rtol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(b.curves(etas=[0.25], estimator="exact", n=8).table["reta"],
+                               a.curves(etas=[0.25], estimator="exact", n=8).table["reta"], rtol=1e-9)
+    # the ratio normalisation, by contrast, changes with the shift
+    assert not np.allclose(Evaluation.from_store(store, "demo").curves(etas=[0.1]).table["reta"],
+                           Evaluation.from_store(store, "shifted").curves(etas=[0.1]).table["reta"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), scale=st.floats(0.01, 100), shift=st.floats(-50, 50))
+def test_recovery_properties(seed, scale, shift):
+    """Affine invariance (J -> a J + b, a > 0); the perfect ranking recovers 1, a constant
+    RM 0; a strictly increasing transform of the RM changes nothing."""
+    rng = np.random.default_rng(seed)
+    groups = [list(rng.integers(1, 6, size=int(rng.integers(2, 8)))) for _ in range(12)]
+    rms = {"y": [list(rng.integers(0, 4, size=len(g))) for g in groups], "perfect": groups,
+           "constant": [[1] * len(g) for g in groups]}
+    pool = pool_of(groups, rms)
+    moved = Pool(pool.prompt_ids, pool.offsets, pool.response_ids, {"J": scale * pool.oracles["J"] + shift},
+                 dict(pool.rms))
+    etas = [0.2, 0.5, 0.8]
+    base = Evaluation(pool, "J", "recovery").curves(etas=etas).table
+    other = Evaluation(moved, "J", "recovery").curves(etas=etas).table
+    np.testing.assert_allclose(other["reta"], base["reta"], rtol=1e-9, atol=1e-9, equal_nan=True)
+    by_rm = base.set_index(["rm", "eta"])["reta"]
+    if np.isfinite(by_rm["perfect"]).all():
+        np.testing.assert_allclose(by_rm["perfect"], 1.0, rtol=1e-12)
+        np.testing.assert_allclose(by_rm["constant"], 0.0, atol=1e-12)
+    cubed = pool.with_rms({"y": pool.rms["y"] ** 3 + 2})
+    np.testing.assert_allclose(Evaluation(cubed, "J", "recovery").curves(["y"], etas).table["reta"],
+                               by_rm["y"], rtol=1e-12, equal_nan=True)
+
+
+def test_recovery_resampled_and_reading():
+    pool = pool_of([[9, 7, 5, 3], [5, 1, 2, 2]], {"perfect": [[9, 7, 5, 3], [5, 1, 2, 2]]})
+    ev = Evaluation(pool, "J", "recovery")
+    table = ev.resampled(3, [0.34, 0.67], ["perfect"], repeats=20).table
+    np.testing.assert_allclose(table["mean"], 1.0, rtol=1e-12)  # every subset ranked perfectly
+    assert readings.NORMALIZATION_LABELS["recovery"].startswith("recovery")
+    assert "0 = no better than random" in readings.column_help("recovery")["reta_0.05"]
+    assert "ratio to the pool mean" not in readings.column_help("difference")["reta_0.05"]

@@ -168,6 +168,42 @@ def test_optimal_table_reads_a_noise_peak_as_noise(demo_pool):
     assert table.loc["length_biased_rm", "reading"].startswith("length_biased_rm: select uniformly from its top")
     random = table.loc["random_rm"]
     if random["eta_star"] > random["eta_min"]:
-        assert random["gain_ci_low"] <= 0 and "within noise" in random["reading"]
+        assert random["gain_ci_low"] <= 0
+    # §7 reading rule: the band of RETA(eta*) holds 1, so no quantile advice at all
+    assert random["vs_random"] == "no better" and random["ci_low"] <= 1 <= random["ci_high"]
+    assert random["reading"].startswith("random_rm: no better than random at any quantile")
+    assert "select uniformly" not in random["reading"] and "+" not in random["reading"]
+    assert table.loc["strong_rm", "vs_random"] == "better"
     assert "trust its top pick" in table.loc["strong_rm", "reading"]
     assert "within noise" in readings.optimal_reading("rm", 0.3, 0.01, 0.01, 0.02, gain_ci_low=-0.02)
+
+
+def test_reliability_map_bands_counts_and_empty_bins():
+    """§8 by hand: one prompt of 4 responses, oracle 4, 2, 2, 0 (mu 2) in RM order, 8 bins:
+    u = 1/8, 3/8, 5/8, 7/8 fall in bins 1, 3, 5, 7 (1-based), so bins 2, 4, 6, 8 are empty."""
+    pool = make_pool([[4, 2, 2, 0]], {"y": [[4, 3, 2, 1]]})
+    table = Evaluation(pool, "j").reliability_map(["y"], bins=8, n_boot=50).table
+    assert list(table["n_responses"]) == [1, 0, 1, 0, 1, 0, 1, 0]
+    np.testing.assert_allclose(table["mean_normalized_oracle"].to_numpy()[::2], [2.0, 1.0, 1.0, 0.0])
+    assert table["mean_normalized_oracle"].iloc[1::2].isna().all()  # empty: missing, never 0
+    assert table["ci_low"].iloc[1::2].isna().all()
+    # one prompt: every resample is that prompt, so each band is the point
+    np.testing.assert_allclose(table["ci_low"].to_numpy()[::2], [2.0, 1.0, 1.0, 0.0])
+    assert Evaluation(pool, "j").default_bins == 4  # min(20, min N)
+
+
+def test_reliability_dip_is_called_out_only_outside_the_band(demo_pool):
+    rel = Evaluation(demo_pool).reliability_map(["strong_rm", "reward_hacked_rm", "random_rm"], n_boot=300).table
+    for rm, g in rel.groupby("rm"):
+        assert (g["ci_low"] <= g["mean_normalized_oracle"] + 1e-12).all()
+        assert (g["mean_normalized_oracle"] <= g["ci_high"] + 1e-12).all()
+    dips = reports.top_dips(rel)
+    assert "reward_hacked_rm" in set(dips["rm"]) and not {"strong_rm", "random_rm"} & set(dips["rm"])
+    text = readings.reliability_reading(dips, 16)
+    assert "reward_hacked_rm" in text and "outside the 95 % bands" in text
+    # a noise dip (bands overlap) is not called out
+    noisy = pd.DataFrame({"rm": "a", "bin": [0, 1, 2, 3], "mean_normalized_oracle": [0.9, 1.1, 1.0, 1.0],
+                          "n_responses": 10, "ci_low": [0.7, 0.85, 0.8, 0.8], "ci_high": [1.1, 1.3, 1.2, 1.2],
+                          "u_low": 0, "u_high": 1})
+    assert reports.top_dips(noisy).empty
+    assert "no dip at the top" in readings.reliability_reading(reports.top_dips(noisy), 4)
