@@ -10,11 +10,15 @@ very first request, before this script has run) never lists the files of ``pages
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages.ui import state, widgets
 
-st.set_page_config(page_title="RETA Explorer", page_icon=":material/insights:", layout="wide")
+# a local icon: a Material-symbol favicon would be fetched from a font server at every load
+st.set_page_config(page_title="RETA Explorer", page_icon=str(Path(__file__).parent / "pages/ui/favicon.png"),
+                   layout="wide")
 
 PAGES = [
     st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:", default=True),

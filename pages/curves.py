@@ -48,8 +48,10 @@ def _slider_moved() -> None:
 
 
 eta_cols = st.columns([4, 1], vertical_alignment="bottom")
-st.session_state["_eta_slider"] = min(grid, key=lambda g: abs(g - st.session_state["eta"]))
-eta_cols[0].select_slider("eta (top fraction selected by the RM)", options=grid, key="_eta_slider",
+# a typed eta off the grid joins the slider's stops, so the slider shows exactly what is computed
+stops = sorted(set(grid) | {float(st.session_state["eta"])}) if st.session_state["eta"] >= grid[0] else grid
+st.session_state["_eta_slider"] = min(stops, key=lambda g: abs(g - st.session_state["eta"]))
+eta_cols[0].select_slider("eta (top fraction selected by the RM)", options=stops, key="_eta_slider",
                           format_func=readings.fmt_eta, on_change=_slider_moved,
                           help="Slide over the curves' grid, or type any eta in the box.")
 eta = float(eta_cols[1].number_input("eta", min_value=state.ETA_FLOOR, max_value=1.0, step=0.01,
@@ -78,26 +80,28 @@ with left:
         normalization=selection.normalization, bon=bon_table,
         title=(f"{selection.benchmark}" + (f" ({selection.category})" if selection.category else "")
                + f" · oracle {selection.oracle} · " + (f"exact, n = {n}" if estimator == "exact" else "pool")))
+    # the top margin keeps the chart's toolbar (fullscreen, download) clear of its title
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, title=None), height=600,
-                      margin=dict(b=40))
+                      margin=dict(b=40, t=90))
     st.plotly_chart(fig, key="curves_chart")
 with right:
     st.markdown(f"**At eta = {readings.fmt_eta(eta)}**"
                 + (f" (exact, n = {n})" if estimator == "exact" else ""))
-    shown = values.assign(band=[f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(values["ci_low"], values["ci_high"])])
+    shown = values.assign(band=[readings.band(lo, hi) for lo, hi in zip(values["ci_low"], values["ci_high"])])
     columns = ["rm", "rank", "reta", "band"] + ([f"bon_{n}"] if estimator == "exact" else [])
     st.dataframe(
         shown.sort_values("rank", kind="stable")[columns], hide_index=True, width="stretch",
         key="curves_values",
         column_config={
             "rm": st.column_config.TextColumn("RM", pinned=True),
-            "rank": st.column_config.NumberColumn("rank", help="1 = highest RETA at this eta.", width=44),
+            "rank": st.column_config.NumberColumn("rank", help="1 = highest RETA at this eta.", width=44,
+                                                  format="%d"),
             "reta": st.column_config.NumberColumn("RETA", format="%.4f", width=70,
                                                   help="Computed by the engine at exactly this eta."),
             "band": st.column_config.TextColumn("95 % band", help="Bootstrap over prompts (B = 1000).",
                                                 width=100),
             f"bon_{n}": st.column_config.NumberColumn(f"BoN@{n}", format="%.4f", width=70,
-                                                      help=readings.COLUMN_HELP["bon"]),
+                                                      help=readings.column_help(selection.normalization)["bon"]),
         })
     if estimator == "exact":
         st.caption(f"BoN@{n} is RETA at eta = 1/n = {1 / n:.3g} (k = 1): the stars on the chart.")
@@ -122,10 +126,11 @@ figures = st.columns(3)
 figures[0].metric(f"P(A > B) at eta = {readings.fmt_eta(eta)}", f"{point['p_a_better']:.3f}",
                   help=f"P({rm_a} > {rm_b}): the share of bootstrap means of the paired difference "
                        "that are > 0 (§6).")
-figures[1].metric("Difference A − B", f"{point['diff']:+.4f}",
-                  help="Mean over prompts counted for both of R_q(A) − R_q(B), at this eta.")
-figures[2].metric("95 % interval", f"[{point['ci_low']:+.4f}, {point['ci_high']:+.4f}]",
-                  help="Bootstrap over prompts; significant when it excludes 0.")
+figures[1].metric("Difference A − B", readings.number(point["diff"], sign=True),
+                  help="RETA(A) − RETA(B) at this eta, on the prompts counted for both.")
+figures[2].metric("Pointwise 95 % interval", readings.band(point["ci_low"], point["ci_high"], digits=4),
+                  help="Bootstrap over prompts at this eta alone. A claim over a range of etas needs the "
+                       "simultaneous band (the lighter band of the chart), which the sentence below uses.")
 st.markdown(readings.significance_reading(comparison))
 diff_fig = charts.difference_figure(comparison, marker_eta=eta)
 st.plotly_chart(diff_fig, key="difference_chart")

@@ -158,7 +158,10 @@ with browse:
         "coverage": st.column_config.ProgressColumn("coverage", format="percent", min_value=0, max_value=1),
     })
     st.markdown("**Reward models**")
-    st.dataframe(pd.DataFrame(info["rms"]), hide_index=True, width="stretch", key="data_rms", column_config={
+    rm_table = pd.DataFrame(info["rms"])
+    if "description" in rm_table:  # no description: an empty cell, not "None"
+        rm_table["description"] = rm_table["description"].fillna("")
+    st.dataframe(rm_table, hide_index=True, width="stretch", key="data_rms", column_config={
         "name": st.column_config.TextColumn("RM", pinned=True),
         "description": st.column_config.TextColumn("description", width="large"),
         "is_baseline": st.column_config.CheckboxColumn("baseline", help="Computed from the pool itself, no model."),

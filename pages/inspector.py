@@ -27,14 +27,14 @@ def _prompt_row_picked(key: str) -> None:
 def _response_row_picked(key: str) -> None:
     rows = st.session_state[key].selection.rows
     if rows:
-        st.session_state["_insp_response"] = st.session_state["_insp_response_ids"][rows[0]]
+        st.session_state["resp"] = st.session_state["_insp_response_ids"][rows[0]]
 
 
 def _point_picked(key: str) -> None:
     points = st.session_state[key].selection.points
     if points:
         picked = points[0].get("customdata")
-        st.session_state["_insp_response"] = picked[0] if isinstance(picked, (list, tuple)) else picked
+        st.session_state["resp"] = picked[0] if isinstance(picked, (list, tuple)) else picked
 
 
 selection = state.page_header("Inspector", " · per-prompt values use the pool estimator (§3)")
@@ -63,11 +63,12 @@ if min_pool and eta < 1 / min_pool:
 # --------------------------------------------------------------------- prompts
 table = data.computed(view, "prompt_table", rm, eta, rm_b)
 prompts = data.load_prompts(view.path, view.benchmark, view.stamp)
-orders = ["reta", "shortfall", "prompt"] if rm_b is NO_RM else ["reta", "shortfall", "gap", "overlap", "prompt"]
-state._valid("_insp_order", orders, "reta")
+orders = (["shortfall", "reta", "prompt"] if rm_b is NO_RM
+          else ["shortfall", "reta", "gap", "overlap", "prompt"])
+state.keep_valid("order", orders, "shortfall")  # the largest shortfall first: where real failures are
 filters = st.columns([3, 2])
 search = filters[0].text_input("Search prompts", key="_insp_search", placeholder="words of the prompt, or its id")
-order = filters[1].selectbox("Sort by", orders, key="_insp_order", format_func=readings.PROMPT_ORDER_LABELS.get)
+order = filters[1].selectbox("Sort by", orders, key="order", format_func=readings.PROMPT_ORDER_LABELS.get)
 listed = ev.prompt_list(table, prompts, search, order)
 if listed.empty:
     st.info(f"No prompt matches {search!r}.")
@@ -158,7 +159,7 @@ widgets.download_buttons("Responses", responses, scatter, key="inspector_respons
 
 # --------------------------------------------------------------------- one response, as text
 response_ids = st.session_state["_insp_response_ids"]
-state._valid("_insp_response", response_ids, response_ids[0])
+state.keep_valid("resp", response_ids, response_ids[0])
 by_id = responses.set_index(responses["response_id"].astype(str))
 
 
@@ -168,7 +169,7 @@ def _response_label(rid: str) -> str:
             + (" · in the top eta" if r["in_top"] else ""))
 
 
-opened = st.selectbox("Response", response_ids, key="_insp_response", format_func=_response_label)
+opened = st.selectbox("Response", response_ids, key="resp", format_func=_response_label)
 st.code(by_id.loc[opened, "text"], language="markdown", wrap_lines=True)
 st.caption("Shown as plain text: markdown and HTML in a response are not rendered.")
 

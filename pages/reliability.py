@@ -16,17 +16,26 @@ min_pool = state.require_counted_prompts(selection)
 st.subheader("Reliability map")
 st.caption("Each response sits at its rank percentile in the RM's order (0 = the RM's top pick); per bin, "
            "the mean oracle score relative to its prompt's pool mean (J / mu, whatever the normalisation "
-           "chosen). A reliable RM falls from left to right; a dip at the far left means its very top picks "
-           "are worse than the next ones: reward hacking.")
+           "chosen), with its 95 % bootstrap band over prompts. A reliable RM falls from left to right; a top "
+           "bin significantly below the next ones means its very top picks are worse: reward hacking.")
+default_bins = selection.evaluation.default_bins
 controls = st.columns([1, 1, 3], vertical_alignment="bottom")
-bins = int(controls[0].number_input("Bins", min_value=2, max_value=100, value=20, step=1, key="rel_bins",
-                                    help="Equal-width bins of the rank percentile (default 20: 5 % each)."))
+bins = int(controls[0].number_input(
+    "Bins", min_value=1, max_value=100, value=default_bins, step=1, key="rel_bins",
+    help=f"Equal-width bins of the rank percentile. Default min(20, smallest pool) = {default_bins}: every bin "
+         "then gets about as many responses from every prompt (more bins than responses per prompt would "
+         "alternate full and nearly empty bins, and draw noise)."))
 as_heatmap = controls[1].toggle("Heatmap", key="rel_heatmap",
                                 help="One row per RM, values in the cells (blue above the pool mean, red below).")
 with st.spinner("Computing the reliability map…"):
     rel = data.computed(view, "reliability_map", rms, bins).table
 fig = charts.reliability_figure(rel, selection.colors, kind="heatmap" if as_heatmap else "lines")
 st.plotly_chart(fig, width="stretch", key="rel_chart")
+st.markdown(readings.reliability_reading(ev.top_dips(rel), bins))
+sparse = rel.groupby("bin")["n_responses"].min()
+if bins > min_pool:
+    st.caption(f"{bins} bins for pools of {min_pool}: some bins get no response of the smallest pools; "
+               f"{int((sparse == 0).sum())} bin(s) are empty for some RM and are not drawn.")
 widgets.download_buttons("Reliability map", rel, fig, key="reliability_map")
 
 # --------------------------------------------------------------------- optimal quantile (§7)
@@ -36,12 +45,14 @@ st.caption("eta* is where the RM's RETA curve peaks (ties to the larger eta, onl
            "the band is the 95 % bootstrap interval over prompts of RETA(eta*).")
 with st.spinner("Finding the optimal quantiles…"):
     optimal = data.computed(view, "optimal_quantiles", rms)
-shown = optimal.assign(band=[f"{lo:.3f}–{hi:.3f}" for lo, hi in zip(optimal["ci_low"], optimal["ci_high"])],
-                       gain_band=[f"{lo:+.3f} to {hi:+.3f}" for lo, hi in zip(optimal["gain_ci_low"],
+shown = optimal.assign(band=[readings.band(lo, hi) for lo, hi in zip(optimal["ci_low"], optimal["ci_high"])],
+                       vs_random=optimal["vs_random"].map(readings.VS_RANDOM_LABELS),
+                       gain_band=[readings.band(lo, hi) for lo, hi in zip(optimal["gain_ci_low"],
                                                                                optimal["gain_ci_high"])])
+columns = ["rm", "eta_star", "reta_at_eta_star", "band", "vs_random", "eta_min", "reta_at_eta_min", "gain",
+           "gain_band"] + (["relative_gain"] if selection.normalization == "ratio" else [])
 st.dataframe(
-    shown[["rm", "eta_star", "reta_at_eta_star", "band", "eta_min", "reta_at_eta_min", "gain", "gain_band",
-           "relative_gain"]],
+    shown[[c for c in columns if c in shown]],
     hide_index=True, width="stretch", key="rel_optimal",
     column_config={
         "rm": st.column_config.TextColumn("RM", pinned=True),
@@ -49,6 +60,9 @@ st.dataframe(
                                                   help="Select uniformly from this top fraction of the RM's ranking."),
         "reta_at_eta_star": st.column_config.NumberColumn("RETA(eta*)", format="%.3f"),
         "band": st.column_config.TextColumn("95 % band", help="Bootstrap over prompts (B = 1000)."),
+        "vs_random": st.column_config.TextColumn(
+            "vs random", help="Where the 95 % band of RETA(eta*) lies against a random ranking's value: when it "
+                              "includes it, the RM is no better than random at any quantile (§7)."),
         "eta_min": st.column_config.NumberColumn("top-pick eta", format="%.3g",
                                                  help="The smallest allowed eta, 1/min N: the RM's top pick."),
         "reta_at_eta_min": st.column_config.NumberColumn("RETA(top pick)", format="%.3f"),

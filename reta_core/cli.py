@@ -32,6 +32,7 @@ PROG = "reta" if Path(sys.argv[0]).name == "reta" else "python -m reta_core"  # 
 FORMATS = ("table", "csv", "json")
 ESTIMATORS = ("pool", "exact", "resample")
 CHART_EXTENSIONS = ("html", "png", "svg", "pdf", "csv")
+CHARTS = ("curves", "difference", "reliability", "stability", "convergence", "category", "inspector", "scores")
 
 
 class UsageError(RetaInputError):
@@ -111,13 +112,35 @@ def to_json(data) -> str:
     return json.dumps(_plain(data), indent=2, allow_nan=False) + "\n"
 
 
+def json_document(rows, metadata: dict) -> str:
+    """Every command's JSON: one object, ``{"metadata": {...}, "rows": [...]}``; the
+    metadata always carries the project's version."""
+    from . import __version__
+
+    if isinstance(rows, pd.DataFrame):
+        rows = [{k: _plain(v) for k, v in row.items()} for row in rows.to_dict("records")]
+    return to_json({"metadata": {**metadata, "version": __version__}, "rows": rows})
+
+
+def metadata(ev, **extra) -> dict:
+    """What a result was computed on: the evaluation's benchmark, oracle, normalisation,
+    category and smallest pool, and the command's own settings (estimator, n, etas ...)."""
+    meta = ev.metadata()
+    meta.update(extra)
+    if "etas" in meta and meta["etas"] is not None:
+        meta["etas"] = [float(e) for e in meta["etas"]]
+    return meta
+
+
 def _cell(value, fmt: str | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else ""
     if fmt and isinstance(value, (int, float, np.integer, np.floating)):
-        return format(value, fmt)
+        text = format(value, fmt)
+        # a value that rounds to zero prints without a sign ("-0.0000" reads as negative)
+        return text[1:] if text[:1] in "-+" and not text.strip("-+0.,%eE") else text
     return str(value)
 
 
@@ -140,10 +163,11 @@ def text_table(df: pd.DataFrame, formats: dict | None = None) -> str:
 
 
 def render(df: pd.DataFrame, fmt: str, formats: dict | None = None, header: str = "",
-           footer: str = "") -> str:
-    """A result table as table (with ``header``/``footer`` lines), csv or json text."""
+           footer: str = "", meta: dict | None = None) -> str:
+    """A result table as table (with ``header``/``footer`` lines), csv or json text
+    (:func:`json_document`, with ``meta``)."""
     if fmt == "json":
-        return to_json(df)
+        return json_document(df, meta or {})
     if fmt == "csv":
         return df.to_csv(index=False)
     parts = [header + "\n" if header else "", text_table(df, formats), footer]
@@ -275,7 +299,7 @@ def cmd_list(args) -> int:
              f"`{PROG} ingest FILE ...`")
     infos = [store.benchmark_info(name) for name in names]
     if args.format == "json":
-        sys.stdout.write(to_json([{
+        sys.stdout.write(json_document([{
             "name": i["name"], "description": i["description"],
             "default_oracle": i["default_oracle"],
             "oracles": [o["name"] for o in i["oracles"]],
@@ -283,7 +307,8 @@ def cmd_list(args) -> int:
                      "coverage": r["coverage"]} for r in i["rms"]],
             "categories": i["categories"], "n_prompts": i["n_prompts"],
             "n_responses": i["n_responses"], "pool_size": i["pool_size"],
-            "created_at": i["created_at"], "source_file": i["source_file"]} for i in infos]))
+            "created_at": i["created_at"], "source_file": i["source_file"]} for i in infos],
+            {"database": str(store.path)}))
         return 0
     if not infos:
         return 0
@@ -334,8 +359,10 @@ def cmd_reta(args) -> int:
             result = ev.resampled(n, etas, repeats=repeats, seed=args.seed, progress=bar.update)
         n = int(result.table["n"].iloc[0])
         table = result.table.rename(columns={"mean": "reta"})
-        out = table[["rm", "eta", "reta", "std", "n_prompts"]]
-        shown = table[["rm", "eta", "k", "reta", "std", "n_prompts"]]
+        out = table[["rm", "eta", "k", "reta", "std", "n_prompts"]]
+        shown = out
+        meta = metadata(ev, estimator="resample", n=n, etas=table["eta"].unique(), repeats=repeats,
+                        seed=args.seed)
         header = _describe(args, ev.oracle, f" · resampled at n = {n}, {repeats} repeats, "
                                             f"seed {args.seed}")
         footer = "k: responses kept of each n-subset's top eta; k = 1 is BoN@n.\n"
@@ -348,8 +375,11 @@ def cmd_reta(args) -> int:
                                seed=args.seed, progress=bar.update)
         table = result.table
         columns = ["rm", "eta", "reta"] + (["ci_low", "ci_high"] if args.ci else []) + ["n_prompts"]
-        out = table[columns]
-        shown = out.assign(flag=np.where(table["below_min_eta"], "*", ""))
+        out = table[columns + ["below_min_eta"]]
+        shown = table[columns].assign(flag=np.where(table["below_min_eta"], "*", ""))
+        meta = metadata(ev, estimator=args.estimator, n=n, etas=table["eta"].unique(),
+                        bootstrap=({"kind": "percentile over prompts", "B": n_boot, "seed": args.seed}
+                                   if args.ci else None))
         extra = f" · exact at n = {n}" if args.estimator == "exact" else " · pool estimator"
         if args.ci:
             extra += f" · 95 % bootstrap band (B = {n_boot}, seed {args.seed})"
@@ -366,7 +396,7 @@ def cmd_reta(args) -> int:
                "n_prompts": ","}
         emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
     else:
-        emit(render(out, args.format), args.out)
+        emit(render(out, args.format, meta=meta), args.out)
     return 0
 
 
@@ -383,7 +413,7 @@ def leaderboard_columns(table: pd.DataFrame, ci: bool) -> list[str]:
 
 
 def cmd_leaderboard(args) -> int:
-    from .evaluation import rms_not_beating_length
+    from .evaluation import LEADERBOARD_ETAS, rms_not_beating_length
     from .scorers import BASELINE_LENGTH
 
     ev = evaluation(args)
@@ -404,10 +434,80 @@ def cmd_leaderboard(args) -> int:
                                             + (" · 95 % bootstrap bands" if args.ci else ""))
         footer = ("Sorted by RETA(eta*); eta* is where the RM's pool curve peaks (docs/metric.md §7), "
                   "reta_X is RETA at eta = X.\n")
+        low = [f"reta_{e:g}" for e in LEADERBOARD_ETAS if e < ev.lowest_eta - 1e-12]
+        if low:
+            footer += (f"{', '.join(low)}: eta below 1/min N = 1/{board.min_pool_size}, so these are the "
+                       "top-1 value (docs/metric.md §3).\n")
         emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
     else:
-        emit(render(out, args.format), args.out)
+        meta = metadata(ev, estimator="pool", n=board.n, etas=ev.eta_grid(include=LEADERBOARD_ETAS),
+                        bootstrap={"kind": "percentile over prompts", "B": DEFAULT_BOOTSTRAP, "seed": args.seed}
+                        if args.ci else None)
+        emit(render(out, args.format, meta=meta), args.out)
     return 0
+
+
+EXIT_NOT_BETTER = 3  # compare --require-better: the candidate is not significantly better
+
+
+def cmd_compare(args) -> int:
+    base, candidate = _two_rms(args)
+    if args.at is not None and not args.require_better:
+        raise UsageError("compare: --at goes with --require-better")
+    ev = evaluation(args, rms=[base, candidate])
+    at = None if args.at is None else float(parse_etas(args.at)[0])
+    etas = parse_etas(args.eta) if args.eta is not None else ev.standard_etas()
+    if at is not None:
+        etas = np.unique(np.concatenate([etas, [at]]))
+    result = ev.compare(candidate, base, etas, n_boot=args.repeats, seed=args.seed)
+    table = result.table.rename(columns={"p_a_better": "p_candidate_better", "significant": "significant_simultaneous"})
+    table = table.assign(below_min_eta=table["eta"] < ev.lowest_eta - 1e-12)
+    out = table[["eta", "diff", "ci_low", "ci_high", "sim_low", "sim_high", "p_candidate_better",
+                 "significant_pointwise", "significant_simultaneous", "n_prompts", "below_min_eta"]]
+    report_excluded(result.excluded)
+    verdict, status = _verdict(out, candidate, base, at) if args.require_better else ("", 0)
+    if args.format == "table":
+        fmt = {"eta": ".4g", "diff": "+.4f", "ci_low": "+.4f", "ci_high": "+.4f", "sim_low": "+.4f",
+               "sim_high": "+.4f", "p_candidate_better": ".3f", "n_prompts": ","}
+        header = _describe(args, ev.oracle, f" · diff = {candidate} - {base} · 95 % bootstrap over prompts "
+                                            f"(B = {args.repeats}, seed {args.seed})")
+        footer = ("ci: pointwise interval at each eta; sim: simultaneous band over all the etas shown "
+                  "(docs/metric.md §6): a claim over several etas needs the simultaneous band.\n")
+        shown = out.drop(columns="below_min_eta")
+        emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
+    else:
+        meta = metadata(ev, estimator="pool", base=base, candidate=candidate, etas=out["eta"],
+                        bootstrap={"kind": "percentile over prompts, paired", "B": args.repeats, "seed": args.seed},
+                        require_better=bool(args.require_better), at=at,
+                        verdict=verdict or None)
+        emit(render(out, args.format, meta=meta), args.out)
+    if verdict:
+        note(verdict)
+    return status
+
+
+def _two_rms(args) -> tuple[str, str]:
+    if not args.rm or len(args.rm) != 2:
+        raise UsageError("compare: give exactly two RMs: --rm BASE --rm CANDIDATE")
+    return args.rm[0], args.rm[1]
+
+
+def _verdict(table: pd.DataFrame, candidate: str, base: str, at: float | None) -> tuple[str, int]:
+    """The gate of ``--require-better``: at one eta its pointwise interval, over the
+    range its simultaneous band, must lie above 0."""
+    if at is not None:
+        row = table.loc[np.isclose(table["eta"], at)].iloc[0]
+        better = bool(row["ci_low"] > 0)
+        where = (f"at eta = {at:g} (diff {row['diff']:+.4f}, 95 % interval {row['ci_low']:+.4f} to "
+                 f"{row['ci_high']:+.4f})")
+    else:
+        better = bool((table["sim_low"] > 0).all())
+        where = (f"over eta = {', '.join(f'{e:g}' for e in table['eta'])} by the simultaneous 95 % band "
+                 f"(lowest bound {table['sim_low'].min():+.4f})")
+    if better:
+        return f"{candidate} is significantly better than {base} {where}.", 0
+    return (f"{candidate} is not significantly better than {base} {where}; exit status {EXIT_NOT_BETTER}.",
+            EXIT_NOT_BETTER)
 
 
 def chart_format(out: str) -> str:
@@ -424,28 +524,29 @@ def chart_format(out: str) -> str:
 
 
 def cmd_export_chart(args) -> int:
-    from . import charts, export
+    from . import chart_export, charts, export
 
     fmt = chart_format(args.out)
-    if args.n is not None and args.estimator != "exact":
-        raise UsageError("export-chart: --n applies to --estimator exact")
-    marker = float(parse_etas(args.eta)[0]) if args.eta is not None else None
-    ev = evaluation(args, rms=args.rm)
-    with Progress("bootstrap", unit="RM") as bar:
-        data = ev.curves_chart(estimator=args.estimator, n=args.n, ci=True,
-                               include=() if marker is None else (marker,), progress=bar.update)
-    report_excluded(data.excluded)
+    if args.n is not None and (args.chart != "curves" or args.estimator != "exact"):
+        raise UsageError("export-chart: --n applies to --chart curves --estimator exact")
+    if args.prompt is not None and args.chart != "inspector":
+        raise UsageError("export-chart: --prompt applies to --chart inspector")
+    eta = float(parse_etas(args.eta)[0]) if args.eta is not None else None
+    needs_all = args.chart in ("scores",)
+    ev = evaluation(args, rms=None if needs_all else args.rm)
+    store = _store(args)
+    options = chart_export.ChartOptions(
+        rms=args.rm, colors=charts.rm_colors([r["name"] for r in store.benchmark_info(args.benchmark)["rms"]]),
+        estimator=args.estimator, n=args.n, eta=eta, bins=args.bins, kind=args.kind, repeats=args.repeats,
+        seed=args.seed, metric=args.metric, prompt=args.prompt,
+        texts=store.load_responses(args.benchmark, args.prompt) if args.chart == "inspector" and args.prompt else None)
+    with Progress(args.chart, unit="step") as bar:
+        options.progress = bar.update
+        fig, table = chart_export.build(ev, args.chart, options)
     path = Path(args.out).expanduser()
     if fmt == "csv":
-        emit(export.table_to_csv_bytes(data.table()).decode("utf-8"), str(path))
+        emit(export.table_to_csv_bytes(table).decode("utf-8"), str(path))
         return 0
-    colors = charts.rm_colors([r["name"] for r in _store(args).benchmark_info(args.benchmark)["rms"]])
-    estimator = f"exact at n = {data.n}" if args.estimator == "exact" else "pool estimator"
-    where = f", category {args.category}" if args.category else ""
-    fig = charts.curves_figure(data.curves, colors, perfect=data.perfect, min_eta=data.min_eta,
-                               marker_eta=marker, normalization=args.normalization, bon=data.bon,
-                               title=f"RETA curves: {args.benchmark}{where} (oracle {ev.oracle}, "
-                                     f"{estimator})")
     export.write_figure(fig, path)
     note(f"wrote {path}")
     return 0
@@ -501,7 +602,8 @@ def _examples(*lines: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
-                        help="the database file (default: $RETA_DB, else data/reta.duckdb)")
+                        help="the database file (default: $RETA_DB, else data/reta.duckdb in a checkout, "
+                             "else ~/.local/share/reta-explorer/reta.duckdb)")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an unexpected failure (or RETA_DEBUG=1)")
 
@@ -515,7 +617,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "export-chart --benchmark demo --chart curves --out curves.html")
         + "\n\nExit status: 0 success, 2 bad input or usage, 1 unexpected failure (a bug).")
     parser.add_argument("--db", metavar="PATH", default=None,
-                        help="the database file (default: $RETA_DB, else data/reta.duckdb)")
+                        help="the database file (default: $RETA_DB, else data/reta.duckdb in a checkout, "
+                             "else ~/.local/share/reta-explorer/reta.duckdb)")
     parser.add_argument("--debug", action="store_true", default=False,
                         help="show the traceback of an unexpected failure (or RETA_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
@@ -629,23 +732,67 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed with --ci (default: 0)")
     fmt_out(p)
 
-    p = command("export-chart", cmd_export_chart, "write a chart to a file",
-                "Write the dashboard's RETA curves chart (95 %% bands, the perfect ranking, "
-                "eta below 1/min N shaded) to FILE; the format is the extension: .html "
-                "(always), .png/.svg/.pdf (need Chrome or Chromium), .csv (the data behind "
-                "the chart).",
-                ["export-chart --benchmark demo --chart curves --out curves.html",
-                 "export-chart --benchmark demo --chart curves --rm strong_rm --eta 0.1 "
-                 "--out curves.png"])
+    p = command("compare", cmd_compare, "is one RM significantly better than another?",
+                "Paired comparison of a candidate RM with a base RM on the prompts that count for "
+                "both (docs/metric.md §6): per eta the difference CANDIDATE - BASE, its pointwise 95 % "
+                "bootstrap interval, the simultaneous 95 % band over all the etas shown and "
+                "P(CANDIDATE > BASE). Default etas: 0.05, 0.1, 0.25, 0.5 (those >= 1/min N). With "
+                "--require-better the exit status is 0 when the candidate is significantly better (at "
+                "--at ETA by its interval there; without --at at every eta shown, by the simultaneous "
+                f"band) and {EXIT_NOT_BETTER} when it is not, so a CI job can gate on it. Leave eta = 1 "
+                "out: there every RM's RETA is the same.",
+                ["compare --benchmark demo --rm random_rm --rm strong_rm",
+                 "compare --benchmark demo --rm baseline_length --rm strong_rm --require-better",
+                 "compare --benchmark demo --rm random_rm --rm strong_rm --require-better --at 0.1 "
+                 "--format json"])
     p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
-    p.add_argument("--chart", required=True, choices=("curves",), help="the chart (curves)")
+    p.add_argument("--rm", action="append", metavar="NAME",
+                   help="the base RM, then the candidate RM (give --rm twice)")
+    _oracle_options(p)
+    p.add_argument("--eta", metavar="ETAS", help="comma-separated etas in (0, 1] (default 0.05,0.1,0.25,0.5)")
+    p.add_argument("--require-better", action="store_true",
+                   help=f"exit {EXIT_NOT_BETTER} unless the candidate is significantly better")
+    p.add_argument("--at", metavar="ETA", help="with --require-better: decide at this eta alone")
+    p.add_argument("--repeats", type=_int_at_least(1), default=DEFAULT_BOOTSTRAP, metavar="B",
+                   help=f"bootstrap resamples (default {DEFAULT_BOOTSTRAP})")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="bootstrap seed (default: 0)")
+    fmt_out(p, ("table", "json", "csv"))
+
+    p = command("export-chart", cmd_export_chart, "write a chart to a file",
+                "Write one of the dashboard's charts, drawn by the same figure builder as the page, "
+                "to FILE; the format is the extension: .html (always), .png/.svg/.pdf (need Chrome or "
+                "Chromium), .csv (the data behind the chart). Charts: curves (RETA curves with 95 % "
+                "bands, the perfect ranking, eta below 1/min N shaded; --eta draws a marker), "
+                "difference (two RMs, paired, with pointwise and simultaneous bands), reliability "
+                "(the reliability map; --bins, --kind heatmap), stability and convergence (the "
+                "resampling study at --eta), category (RETA at --eta per category), inspector (one "
+                "RM on one --prompt at --eta), scores (score distributions).",
+                ["export-chart --benchmark demo --chart curves --out curves.html",
+                 "export-chart --benchmark demo --chart curves --rm strong_rm --eta 0.1 --out curves.png",
+                 "export-chart --benchmark demo --chart difference --rm strong_rm --rm random_rm --out d.svg",
+                 "export-chart --benchmark demo --chart reliability --kind heatmap --out map.html",
+                 "export-chart --benchmark demo --chart inspector --rm strong_rm --prompt demo-p00007 "
+                 "--eta 0.25 --out p7.html"])
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    p.add_argument("--chart", required=True, choices=CHARTS,
+                   help="the chart: " + ", ".join(CHARTS))
     p.add_argument("--rm", action="append", metavar="NAME", help="an RM (repeatable; default: all)")
     _oracle_options(p)
     p.add_argument("--estimator", choices=("pool", "exact"), default="pool",
-                   help="pool (default) or exact")
+                   help="curves: pool (default) or exact")
     p.add_argument("--n", type=int, metavar="N",
-                   help="sample size for exact (default: the smallest pool)")
-    p.add_argument("--eta", metavar="MARKER", help="draw a vertical marker at this eta")
+                   help="curves, exact estimator: sample size (default: the smallest pool)")
+    p.add_argument("--eta", metavar="ETA",
+                   help="curves/difference: a marker; category/stability/convergence/inspector: the eta "
+                        "(default 0.1)")
+    p.add_argument("--bins", type=_int_at_least(1), metavar="K",
+                   help="reliability: bins (default min(20, smallest pool))")
+    p.add_argument("--kind", choices=("lines", "heatmap"), default="lines", help="reliability: lines or heatmap")
+    p.add_argument("--repeats", type=_int_at_least(2), default=DEFAULT_REPEATS, metavar="B",
+                   help=f"stability/convergence: resamples per n (default {DEFAULT_REPEATS})")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="stability/convergence: seed (default 0)")
+    p.add_argument("--metric", choices=("std", "cv"), default="std", help="stability: std or cv")
+    p.add_argument("--prompt", metavar="ID", help="inspector: the prompt id")
     p.add_argument("--out", required=True, metavar="FILE",
                    help="the file to write: .html, .png, .svg, .pdf or .csv")
 
@@ -663,7 +810,7 @@ def _oracle_options(p) -> None:
     p.add_argument("--oracle", metavar="NAME", help="the oracle (default: the benchmark's)")
     p.add_argument("--category", metavar="NAME", help="only the prompts of this category")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="ratio",
-                   help="ratio (default), difference or raw (docs/metric.md §3)")
+                   help="ratio (default), difference, raw or recovery (docs/metric.md §3)")
 
 
 def _int_at_least(low: int):

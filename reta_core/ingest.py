@@ -484,7 +484,8 @@ def _match_rm(src: Source, pool: Pool, benchmark: str, score_column: str):
         first = con.execute("SELECT source_row, rid FROM matched WHERE response_code IS NULL "
                             "ORDER BY source_row LIMIT 3").fetchall()
         listed = ", ".join(f"{show(rid, 30)} (row {row})" for row, rid in first)
-        raise src.error(f"{n_unknown:,} response_ids are not in benchmark {show(benchmark)}"
+        ids = "response_id is" if n_unknown == 1 else "response_ids are"
+        raise src.error(f"{n_unknown:,} {ids} not in benchmark {show(benchmark)}"
                         f" (first: {listed})", column="response_id")
     bad = src.first("SELECT source_row, rid, file_prompt_id, prompt_id FROM matched "
                     "WHERE file_prompt_id <> prompt_id ORDER BY source_row LIMIT 1")

@@ -102,16 +102,20 @@ _BENCHMARK_TABLES = ("rm_scores", "rms", "oracle_scores", "oracles", "responses"
                      "benchmarks")
 
 
-def default_db_path(package_dir: Path | None = None) -> Path:
-    """``$RETA_DB`` if set; else, in a source checkout (``reta_core`` beside ``app.py``),
-    ``<checkout>/data/reta.duckdb``; else (an installed package)
+def default_db_path(package_dir: Path | None = None, cwd: Path | None = None) -> Path:
+    """Where the database lives when nobody says: ``$RETA_DB`` if set; else the
+    ``data/reta.duckdb`` of a RETA Explorer checkout, the current folder's first (so
+    ``reta``, ``python -m reta_core`` and ``streamlit run app.py`` in a checkout share
+    one file however the package was installed), then the one this package was loaded
+    from; else (an installed package used elsewhere)
     ``$XDG_DATA_HOME/reta-explorer/reta.duckdb`` (default ``~/.local/share/...``)."""
     env = os.environ.get("RETA_DB")
     if env:
         return Path(env).expanduser()
-    checkout = (package_dir or Path(__file__).resolve().parent).parent
-    if (checkout / "app.py").is_file():
-        return checkout / "data" / "reta.duckdb"
+    here = (package_dir or Path(__file__).resolve().parent).parent
+    for checkout in (Path.cwd() if cwd is None else Path(cwd), here):
+        if (checkout / "app.py").is_file() and (checkout / "reta_core").is_dir():
+            return checkout / "data" / "reta.duckdb"
     data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share").expanduser()
     return data_home / "reta-explorer" / "reta.duckdb"
 

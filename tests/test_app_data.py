@@ -83,7 +83,7 @@ def test_template_has_the_benchmark_ids_and_an_empty_score(demo_db, downloads):
 
 
 @pytest.mark.parametrize("content, reason", [
-    (lambda db: rm_csv(db).replace(b"demo-p00001-r001", b"nope-1"), "response_ids are not in benchmark"),
+    (lambda db: rm_csv(db).replace(b"demo-p00001-r001", b"nope-1"), "1 response_id is not in benchmark"),
     (lambda db: rm_csv(db).replace(b"\ndemo-p00002-r003,", b"\ndemo-p00002-r003,high"), "not a number"),
 ])
 def test_a_rejected_upload_writes_nothing_and_says_why(demo_db, content, reason):

@@ -50,21 +50,37 @@ def loaded(db):
     return pool, Evaluation(pool, "judge_score").rankings()
 
 
-def test_prompts_lowest_reta_first(db):
+def test_prompts_largest_shortfall_first_then_lowest_reta(db):
     at = inspector_app(eta=0.25)
     at.run()
     no_errors(at)
     assert at.selectbox(key="rm_a").value == "strong_rm" and at.selectbox(key="rm_b").value is None
     assert at.number_input(key="eta").value == pytest.approx(0.25)
+    assert at.selectbox(key="order").value == "shortfall"  # the order that finds real failures
     pool, rankings = loaded(db)
-    expected = P.prompt_table(pool, rankings["strong_rm"], 0.25)
-    expected = expected.sort_values("reta", kind="stable")
+    table = P.prompt_table(pool, rankings["strong_rm"], 0.25)
+    shown = at.dataframe[0].value
+    assert shown["shortfall"].fillna(-np.inf).is_monotonic_decreasing
+    assert at.selectbox(key="prompt").value == shown["prompt_id"].iloc[0]  # opens the worst shortfall
+    assert at.query_params["order"] == "shortfall" and at.query_params["prompt"] == shown["prompt_id"].iloc[0]
+    assert at.query_params["resp"] == at.selectbox(key="resp").value  # the opened response is in the URL
+    at.selectbox(key="order").set_value("reta").run()
+    no_errors(at)
+    expected = table.sort_values("reta", kind="stable")
     shown = at.dataframe[0].value
     assert list(shown["prompt_id"]) == list(expected["prompt_id"])
     np.testing.assert_allclose(shown["reta"], expected["reta"], rtol=1e-12)
-    assert shown["reta"].is_monotonic_increasing
-    # the default prompt is the worst one
-    assert at.selectbox(key="prompt").value == expected["prompt_id"].iloc[0]
+    assert shown["reta"].is_monotonic_increasing and at.query_params["order"] == "reta"
+
+
+def test_a_link_reopens_the_sort_order_and_the_response(db):
+    at = inspector_app()
+    for key, value in {"eta": "0.25", "order": "prompt", "prompt": "demo-p00003", "resp": "demo-p00003-r005"}.items():
+        at.query_params[key] = value
+    at.run()
+    no_errors(at)
+    assert at.selectbox(key="order").value == "prompt" and at.selectbox(key="prompt").value == "demo-p00003"
+    assert at.selectbox(key="resp").value == "demo-p00003-r005"
 
 
 def test_search_filters_the_prompts(db):
@@ -97,7 +113,7 @@ def test_chosen_prompt_shows_its_responses_in_rm_order(db):
     texts = Store(db).load_responses("demo", "demo-p00031").set_index("response_id")["response"]
     assert shown["preview"].iloc[0] == P.preview(texts[expected["response_id"].iloc[0]])
     # the RM's top pick is open, in full
-    assert at.selectbox(key="_insp_response").value == expected["response_id"].iloc[0]
+    assert at.selectbox(key="resp").value == expected["response_id"].iloc[0]
     assert any(c.value == texts[expected["response_id"].iloc[0]] for c in at.code)
     # per-prompt figures are the engine's
     metrics_shown = {m.label: m.value for m in at.metric}
@@ -117,7 +133,7 @@ def test_html_in_a_response_is_shown_as_text(db):
 
 
 def test_two_rms_side_by_side(db):
-    at = inspector_app(eta=0.25, rm_b="reward_hacked_rm", _insp_order="gap")
+    at = inspector_app(eta=0.25, rm_b="reward_hacked_rm", order="gap")
     at.run()
     no_errors(at)
     pool, rankings = loaded(db)
@@ -140,7 +156,7 @@ def test_two_rms_side_by_side(db):
     mean_a = (a["weight"] * a["oracle_score"]).sum() / a["weight"].sum()
     assert shown_metrics["strong_rm: top-eta oracle mean"] == f"{mean_a:.3f}"
     # sorting by overlap
-    at.selectbox(key="_insp_order").set_value("overlap").run()
+    at.selectbox(key="order").set_value("overlap").run()
     no_errors(at)
     assert at.dataframe[0].value["top_overlap"].is_monotonic_increasing
 
@@ -234,5 +250,6 @@ def test_eta_and_rms_carry_over_from_the_curves_page(db):
     assert at.number_input(key="eta").value == pytest.approx(0.37)
     assert at.selectbox(key="rm_a").value == "random_rm"
     pool, rankings = loaded(db)
-    expected = P.prompt_table(pool, rankings["random_rm"], 0.37).sort_values("reta", kind="stable")
+    table = P.prompt_table(pool, rankings["random_rm"], 0.37)
+    expected = table.iloc[np.argsort(-table["shortfall"].fillna(-np.inf).to_numpy(), kind="stable")]
     assert list(at.dataframe[0].value["prompt_id"]) == list(expected["prompt_id"])

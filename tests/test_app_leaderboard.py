@@ -23,7 +23,12 @@ def test_leaderboard_renders_engine_numbers(demo_db):
     for col in ("reta_0.1", "reta_at_eta_star", "eta_star", "bon", "kendall"):
         np.testing.assert_allclose(shown.loc[expected.index, col], expected[col], rtol=1e-12)
     assert list(shown.index) == list(expected.index)  # sorted by RETA(eta*)
-    assert len(shown["curve"].iloc[0]) > 5  # a small curve in each row
+    # a small curve in each row: an SVG in the RM's own colour
+    import base64
+
+    svg = base64.b64decode(shown.loc["strong_rm", "curve"].split(",", 1)[1]).decode()
+    assert svg.startswith("<svg") and 'stroke="#1F77B4"' in svg and "strong_rm" not in svg
+    assert list(at.dataframe[0].value.columns[:3]) == ["rm", "reta_at_eta_star", "reta_at_eta_star_band"]  # sort column first
     # the state is in the URL
     assert at.query_params["bench"] == "demo" and at.query_params["oracle"] == "judge_score"
     assert "strong_rm" in at.query_params["rm"]
@@ -122,3 +127,33 @@ def test_error_boundary_shows_a_message_not_a_traceback(tmp_path, monkeypatch):
     assert not at.exception
     assert at.error and str(path) in at.error[0].value
     assert "Traceback" not in at.error[0].value
+
+
+def test_switching_benchmark_selects_its_default_oracle(demo_db):
+    """Both benchmarks have an oracle named judge_score, but the second one's default is
+    another: switching selects the new benchmark's default, not the old choice."""
+    from reta_core import ingest
+
+    frame = __import__("pandas").read_csv(REPO / "data" / "example_benchmark.csv")
+    frame["human_score"] = frame["judge_score"] - 0.5
+    ingest.import_frame(Store(demo_db), frame, "example", ["human_score", "judge_score"], ["helpful_rm"])
+    st.cache_data.clear()
+    at = app()
+    at.run()
+    assert at.session_state["oracle"] == "judge_score"
+    at.sidebar.selectbox(key="bench").set_value("example").run()
+    no_errors(at)
+    assert at.session_state["oracle"] == "human_score"
+
+
+def test_ratio_on_a_scale_far_from_zero_suggests_recovery(demo_db):
+    at = app()
+    at.run()
+    hints = " ".join(c.value for c in at.sidebar.caption)
+    assert "prefer it here" in hints  # the demo's judge rates 1-10
+    at.sidebar.selectbox(key="norm").set_value("recovery").run()
+    no_errors(at)
+    assert "prefer it here" not in " ".join(c.value for c in at.sidebar.caption)
+    shown = at.dataframe[0].value.set_index("rm")
+    expected = Evaluation.from_store(Store(demo_db), "demo", normalization="recovery").leaderboard().table
+    np.testing.assert_allclose(shown.loc[expected["rm"], "reta_0.1"], expected["reta_0.1"], rtol=1e-12)

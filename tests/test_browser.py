@@ -284,8 +284,12 @@ PAGES = [
 
 @pytest.mark.parametrize("path, title, selectors", PAGES, ids=[p[1].split()[-1].lower() for p in PAGES])
 def test_page_renders_without_error(server, page, path, title, selectors):
+    outside = []  # every request must stay on the app's own origin (no fonts, icons or CDNs)
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server, "data:", "blob:"))
+            else None)
     open_page(page, f"{server}/{path}", title, *selectors)
     assert_no_error(page)
+    assert not outside, outside
     assert nav_labels(page) == NAVIGATION
     if TABLE in selectors:
         assert len(table_rows(page)) > 1  # the first table's data has arrived and is drawn
@@ -413,3 +417,44 @@ def test_a_fresh_server_never_shows_a_stray_navigation_link(demo_db, page, path,
         click_nav(page, "Leaderboard" if path else "Curves", "Leaderboard" if path else "RETA curves", TABLE)
         assert_no_error(page)
         assert "strong_rm" in table_text(page)
+
+
+def test_inspector_opens_the_largest_shortfall_and_a_clicked_point(server, page):
+    """The Inspector opens on the largest shortfall with the order and the response in the
+    URL; a real mouse click on a point of the scatter opens that response."""
+    open_page(page, f"{server}/inspector?eta=0.25", "Inspector", CHART, TABLE)
+    assert_no_error(page)
+    assert "order=shortfall" in page.url and "resp=" in page.url
+    before = re.search(r"resp=([^&]+)", page.url).group(1)
+    shown_before = page.locator('[data-testid="stCode"]').last.inner_text()
+    chart = page.locator('[class*="st-key-inspector_scatter"]')
+    chart.scroll_into_view_if_needed()
+    # a point outside the top eta: never the opened response (the RM's top pick)
+    point = chart.locator(".scatterlayer .trace").nth(0).locator(".points path").first
+    box = point.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.up()
+    page.wait_for_function(f"!location.href.includes('resp={before}')")
+    wait_idle(page)
+    assert_no_error(page)
+    after = re.search(r"resp=([^&]+)", page.url).group(1)
+    prompt = re.search(r"prompt=([^&]+)", page.url).group(1)
+    assert after != before and after.startswith(prompt)
+    # the opened response is shown (as plain text): the text below the selector changed
+    page.wait_for_function("t => [...document.querySelectorAll('[data-testid=\"stCode\"]')].pop().innerText !== t",
+                           arg=shown_before)
+    screenshot(page, "inspector_clicked_point")
+
+
+def test_leaderboard_sort_column_is_visible_at_1280_px(server, page):
+    """The column the leaderboard is sorted by (RETA(eta*), marked with its sort) comes
+    right after the RM, inside a 1280 px wide window."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    open_page(page, server, "Leaderboard", TABLE)
+    header = table_rows(page)[0]
+    assert header[:3] == ["RM", "RETA(eta*) ↓", "95 % band"], header
+    grid = page.locator(TABLES).first.bounding_box()
+    assert grid["x"] + 3 * 110 < 1280  # three columns of ~110 px fit on screen without scrolling
+    reta = [float(row[1]) for row in table_rows(page)[1:]]
+    assert reta == sorted(reta, reverse=True)

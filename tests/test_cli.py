@@ -64,7 +64,10 @@ def engine(demo_db) -> Evaluation:
 
 
 def records(text: str) -> pd.DataFrame:
-    return pd.DataFrame(json.loads(text))
+    """The rows of a command's JSON document (``{"metadata": ..., "rows": [...]}``)."""
+    document = json.loads(text)
+    assert set(document) == {"metadata", "rows"} and document["metadata"]["version"]
+    return pd.DataFrame(document["rows"])
 
 
 # ---------------------------------------------------------------------------- demo, list
@@ -83,7 +86,7 @@ def test_list_table_and_json(demo_db):
     out, _ = ok("--db", demo_db, "list")
     assert "demo" in out and "judge_score (default)" in out and "8/8/8" in out
     assert "baseline_length (baseline)" in out and "strong_rm," in out
-    data = json.loads(ok("--db", demo_db, "list", "--format", "json")[0])
+    data = json.loads(ok("--db", demo_db, "list", "--format", "json")[0])["rows"]
     info = Store(demo_db).benchmark_info("demo")
     (bench,) = data
     assert bench["name"] == "demo" and bench["default_oracle"] == "judge_score"
@@ -97,7 +100,7 @@ def test_list_table_and_json(demo_db):
 
 def test_list_without_database(tmp_path):
     status, out, err = call("--db", tmp_path / "none.duckdb", "list", "--format", "json")
-    assert status == 0 and json.loads(out) == [] and "no benchmark" in err
+    assert status == 0 and json.loads(out)["rows"] == [] and "no benchmark" in err
     assert not (tmp_path / "none.duckdb").exists()
 
 
@@ -106,7 +109,7 @@ def test_reta_json_equals_engine(demo_db, engine):
     got = records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--eta", "0.125,0.25,0.5,1",
                      "--format", "json")[0])
     want = engine.curves(etas=ETAS).table
-    assert list(got.columns) == ["rm", "eta", "reta", "n_prompts"]
+    assert list(got.columns) == ["rm", "eta", "reta", "n_prompts", "below_min_eta"]  # rows keep the flags
     assert got["rm"].tolist() == want["rm"].tolist() == [
         r for r in engine.rms for _ in ETAS]
     np.testing.assert_array_equal(got["eta"], want["eta"])
@@ -127,7 +130,7 @@ def test_reta_default_grid_and_chosen_rms(demo_db, engine):
 def test_reta_ci_brackets_reta(demo_db, engine):
     got = records(ok("--db", demo_db, "reta", "--benchmark", "demo", "--eta", "0.25,0.5",
                      "--rm", "strong_rm", "--rm", "random_rm", "--ci", "--format", "json")[0])
-    assert list(got.columns) == ["rm", "eta", "reta", "ci_low", "ci_high", "n_prompts"]
+    assert list(got.columns) == ["rm", "eta", "reta", "ci_low", "ci_high", "n_prompts", "below_min_eta"]
     assert (got["ci_low"] < got["reta"]).all() and (got["reta"] < got["ci_high"]).all()
     want = engine.curves(["strong_rm", "random_rm"], [0.25, 0.5], ci=True).table
     np.testing.assert_allclose(got[["ci_low", "ci_high"]], want[["ci_low", "ci_high"]], atol=1e-15)
@@ -156,7 +159,7 @@ def test_reta_resample_is_seeded(demo_db, engine):
                           "--repeats", 30, "--seed", seed, "--format", "json")[0])
 
     first, again, other = run(7), run(7), run(8)
-    assert list(first.columns) == ["rm", "eta", "reta", "std", "n_prompts"]
+    assert list(first.columns) == ["rm", "eta", "k", "reta", "std", "n_prompts"]
     pd.testing.assert_frame_equal(first, again)
     assert not np.allclose(first["reta"], other["reta"])
     want = engine.resampled(4, [0.25, 0.5], ["strong_rm"], repeats=30, seed=7).table
@@ -186,13 +189,13 @@ def test_reta_reports_excluded_prompts_on_stderr(tmp_path):
     db = tmp_path / "x.duckdb"
     ok("--db", db, "ingest", path, "--benchmark", "small", "--oracle", "judge", "--rm", "rm_a")
     out, err = ok("--db", db, "reta", "--benchmark", "small", "--eta", "0.5", "--format", "json")
-    assert json.loads(out)[0]["n_prompts"] == 1
+    assert json.loads(out)["rows"][0]["n_prompts"] == 1
     lines = sorted(err.splitlines())
     assert lines == ["note: rm_a: 1 prompt does not count (fewer than 2 scored responses)",
                      "note: rm_a: 1 prompt does not count (mean oracle score <= 0 (ratio normalisation))"]
     out, err = ok("--db", db, "reta", "--benchmark", "small", "--eta", "0.5", "--format", "json",
                   "--normalization", "difference")
-    assert json.loads(out)[0]["n_prompts"] == 2 and err.count("\n") == 1
+    assert json.loads(out)["rows"][0]["n_prompts"] == 2 and err.count("\n") == 1
 
 
 def test_reta_category_and_normalization(demo_db):
@@ -210,12 +213,12 @@ def test_out_writes_the_file_and_nothing_to_stdout(demo_db, tmp_path):
     status, out, err = call("--db", demo_db, "reta", "--benchmark", "demo", "--eta", "0.5",
                             "--format", "json", "--out", target)
     assert status == 0 and out == ""
-    assert "wrote" in err and json.loads(target.read_text())[0]["eta"] == 0.5
+    assert "wrote" in err and json.loads(target.read_text())["rows"][0]["eta"] == 0.5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.json"]  # no temporary left
     target.write_text("old")  # replaced as a whole
     ok("--db", demo_db, "reta", "--benchmark", "demo", "--eta", "0.5", "--format", "csv",
        "--out", target)
-    assert target.read_text().startswith("rm,eta,reta,n_prompts\n")
+    assert target.read_text().startswith("rm,eta,reta,n_prompts,below_min_eta\n")
 
 
 # ---------------------------------------------------------------------------- leaderboard
@@ -463,7 +466,7 @@ def test_entry_point_exit_codes_and_quiet_progress(tmp_path):
                      db=tmp_path / "unused.duckdb", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert res.stderr == "" and "\r" not in res.stderr
-    assert len(json.loads(res.stdout)) == 8
+    assert len(json.loads(res.stdout)["rows"]) == 8
     bad = run_module("reta", "--benchmark", "demo", "--eta", "1.5", db=db, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr == "error: eta must lie in (0, 1], got 1.5\n"
@@ -481,7 +484,85 @@ def test_real_pool(tmp_path):
     res = run_module("reta", "--benchmark", "alpaca", "--rm", "baseline_length", "--eta",
                      "0.1,0.5", "--format", "json", db=db, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    got = json.loads(res.stdout)
+    got = json.loads(res.stdout)["rows"]
     assert [r["eta"] for r in got] == [0.1, 0.5]
     assert all(r["rm"] == "baseline_length" and 0 < r["n_prompts"] <= 805 for r in got)
     assert all(np.isfinite(r["reta"]) for r in got)
+
+
+# ---------------------------------------------------------------------------- compare (a CI gate)
+def test_compare_gate_on_the_demo(tmp_path):
+    """The issue's 'done when': on the demo benchmark strong_rm is significantly better than
+    random_rm (exit 0), and random_rm is not better than the seeded random baseline (exit 3)."""
+    db = tmp_path / "demo.duckdb"
+    ok("--db", db, "demo")
+    status, out, err = call("--db", db, "compare", "--benchmark", "demo", "--rm", "random_rm", "--rm",
+                            "strong_rm", "--require-better")
+    assert status == 0 and "strong_rm is significantly better than random_rm" in err
+    assert "sim_low" in out and "diff = strong_rm - random_rm" in out
+    status, out, err = call("--db", db, "compare", "--benchmark", "demo", "--rm", "baseline_random", "--rm",
+                            "random_rm", "--require-better")
+    assert status == 3 and "is not significantly better" in err and err.count("\n") == 1
+    document = json.loads(ok("--db", db, "compare", "--benchmark", "demo", "--rm", "random_rm", "--rm",
+                             "strong_rm", "--format", "json", "--eta", "0.1,0.5")[0])
+    assert document["metadata"]["base"] == "random_rm" and document["metadata"]["candidate"] == "strong_rm"
+    rows = pd.DataFrame(document["rows"])
+    engine = Evaluation.from_store(Store(db), "demo")
+    want = engine.compare("strong_rm", "random_rm", [0.1, 0.5]).table
+    np.testing.assert_allclose(rows["diff"], want["diff"], rtol=1e-12)
+    np.testing.assert_allclose(rows["sim_low"], want["sim_low"], rtol=1e-12)
+    assert (rows["sim_low"] <= rows["ci_low"] + 1e-12).all()  # the simultaneous band is the wider
+    assert (rows["p_candidate_better"] == 1.0).all()
+
+
+def test_compare_at_one_eta_and_usage(demo_db):
+    status, out, err = call("--db", demo_db, "compare", "--benchmark", "demo", "--rm", "random_rm", "--rm",
+                            "strong_rm", "--require-better", "--at", "0.25", "--format", "json")
+    rows = json.loads(out)["rows"]
+    assert status == 0 and any(r["eta"] == 0.25 for r in rows) and "at eta = 0.25" in err
+    status, _, err = call("--db", demo_db, "compare", "--benchmark", "demo", "--rm", "strong_rm")
+    assert status == 2 and "exactly two RMs" in err
+    status, _, err = call("--db", demo_db, "compare", "--benchmark", "demo", "--rm", "a", "--rm", "b",
+                          "--at", "0.1")
+    assert status == 2 and "--at goes with --require-better" in err
+
+
+@pytest.mark.parametrize("chart, extra, engine_table", [
+    ("difference", ["--rm", "strong_rm", "--rm", "random_rm"],
+     lambda ev: ev.compare("strong_rm", "random_rm").table),
+    ("reliability", ["--rm", "strong_rm", "--bins", "4"], lambda ev: ev.reliability_map(["strong_rm"], 4).table),
+    ("category", ["--rm", "strong_rm", "--eta", "0.25"], lambda ev: ev.category_table(0.25, ["strong_rm"])),
+    ("stability", ["--rm", "strong_rm", "--repeats", "5", "--eta", "0.25"],
+     lambda ev: ev.stability(0.25, ["strong_rm"], repeats=5)),
+    ("convergence", ["--rm", "strong_rm", "--repeats", "5", "--eta", "0.25"],
+     lambda ev: ev.stability(0.25, ["strong_rm"], repeats=5)),
+    ("scores", [], lambda ev: ev.score_values([ev.oracle] + ev.rms)),
+])
+def test_export_chart_covers_every_chart(demo_db, tmp_path, chart, extra, engine_table):
+    """Each chart's CSV is the engine's table; its HTML is the page's figure builder's."""
+    csv_path, html_path = tmp_path / f"{chart}.csv", tmp_path / f"{chart}.html"
+    ok("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart", chart, *extra, "--out", csv_path)
+    got = pd.read_csv(csv_path)
+    want = engine_table(Evaluation.from_store(Store(demo_db), "demo"))
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    numeric = [c for c in want.columns if pd.api.types.is_float_dtype(want[c])]
+    np.testing.assert_allclose(got[numeric].to_numpy(float), want[numeric].to_numpy(float), rtol=1e-9,
+                               equal_nan=True)
+    ok("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart", chart, *extra, "--out", html_path)
+    assert "plotly" in html_path.read_text()[:20000].lower()
+
+
+def test_export_chart_inspector_needs_one_rm_and_a_prompt(demo_db, tmp_path):
+    target = tmp_path / "p.csv"
+    prompt = Store(demo_db).load_prompts("demo")["prompt_id"].iloc[3]
+    ok("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart", "inspector", "--rm", "strong_rm",
+       "--prompt", prompt, "--eta", "0.25", "--out", target)
+    got = pd.read_csv(target)
+    ev = Evaluation.from_store(Store(demo_db), "demo")
+    want = ev.prompt_responses("strong_rm", 3, 0.25)
+    assert list(got["response_id"]) == list(want["response_id"]) and "preview" in got
+    for args, message in ((["--prompt", prompt], "one RM"), (["--rm", "strong_rm"], "one prompt"),
+                          (["--rm", "strong_rm", "--prompt", "nope"], "no prompt 'nope'")):
+        status, _, err = call("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart", "inspector",
+                              *args, "--out", tmp_path / "x.html")
+        assert status == 2 and message in err and err.count("\n") == 1

@@ -233,6 +233,23 @@ def test_default_db_path(monkeypatch, tmp_path):
     assert Store().timeout == 3.5
 
 
+def test_default_db_path_is_shared_by_every_front_door(monkeypatch, tmp_path):
+    """In a checkout the current folder decides, however reta_core was installed; an
+    installed package used elsewhere keeps its database in the user's data folder."""
+    monkeypatch.delenv("RETA_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    installed = tmp_path / "site-packages" / "reta_core"
+    installed.mkdir(parents=True)
+    checkout = tmp_path / "checkout"
+    (checkout / "reta_core").mkdir(parents=True)
+    (checkout / "app.py").write_text("")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert default_db_path(installed, cwd=checkout) == checkout / "data" / "reta.duckdb"
+    assert default_db_path(installed, cwd=elsewhere) == tmp_path / "xdg" / "reta-explorer" / "reta.duckdb"
+    assert default_db_path(checkout / "reta_core", cwd=elsewhere) == checkout / "data" / "reta.duckdb"
+
+
 def test_quote_ident_doubles_quotes():
     assert quote_ident('a"b') == '"a""b"'
 

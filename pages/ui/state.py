@@ -8,6 +8,7 @@ so a copied link reopens the same view.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -23,7 +24,8 @@ ETA_FLOOR = 0.001  # the smallest eta the widgets take (the default grid starts 
 
 # Keys of the state kept in the URL: session-state key -> is a list
 URL_KEYS = {"bench": False, "oracle": False, "rm": True, "cat": False, "norm": False,
-            "eta": False, "prompt": False, "rm_a": False, "rm_b": False, "est": False, "n": False}
+            "eta": False, "prompt": False, "rm_a": False, "rm_b": False, "est": False, "n": False,
+            "order": False, "resp": False}
 URL_LABELS = {"bench": "benchmark", "oracle": "oracle", "rm": "RM", "cat": "category", "norm": "normalisation"}
 
 
@@ -100,9 +102,10 @@ def _valid(key: str, options: list, default):
         if dropped:
             st.session_state[key] = default
     if dropped and key in st.session_state.get("_from_url", ()):
+        where = "one of the choices" if key == "norm" else "in this database"
         st.session_state.setdefault("_url_notes", []).append(
             f"The link's {URL_LABELS.get(key, key)} {', '.join(map(repr, dropped))} "
-            f"{'is' if len(dropped) == 1 else 'are'} not in this database; showing "
+            f"{'is' if len(dropped) == 1 else 'are'} not {where}; showing "
             f"{st.session_state[key] if not isinstance(default, list) else 'the others'} instead.")
 
 
@@ -131,6 +134,9 @@ def sidebar() -> Selection:
     benchmark = sb.selectbox("Benchmark", names, key="bench")
     info = data.benchmark_info(path, benchmark, stamp)
     oracles = [o["name"] for o in info["oracles"]]
+    if st.session_state.get("_rm_bench") not in (None, benchmark) and "oracle" not in st.session_state.get(
+            "_from_url", ()):
+        st.session_state["oracle"] = info["default_oracle"]  # another benchmark: its default oracle
     _valid("oracle", oracles, info["default_oracle"])
     oracle = sb.selectbox("Oracle", oracles, key="oracle",
                           help="The reference score (e.g. a GPT-4 rating) the RM's choices are judged by.")
@@ -150,12 +156,16 @@ def sidebar() -> Selection:
     _valid("norm", list(readings.NORMALIZATION_LABELS), "ratio")
     normalization = sb.selectbox("Normalisation", list(readings.NORMALIZATION_LABELS), key="norm",
                                  format_func=readings.NORMALIZATION_LABELS.get,
-                                 help="ratio: T/mu (the paper's RETA); difference: T - mu; raw: T.")
-    sb.caption(f"Database: `{path}`")
-    for note in st.session_state.pop("_url_notes", []):
-        st.warning(note, icon=":material/link_off:")
+                                 help="ratio: T/mu (the paper's RETA); difference: T - mu; raw: T; recovery: the "
+                                      "share of the perfect ranking's gain, (T - mu) / (T* - mu) summed over "
+                                      "prompts, the same whatever the oracle's scale (§3).")
     view = View(path, stamp, benchmark, oracle, None if category == ALL_CATEGORIES else category,
                 normalization)
+    if normalization == "ratio" and data.evaluation(view).oracle_far_from_zero:
+        sb.caption(readings.recovery_hint(oracle))
+    sb.caption(f"Database: `{Path(path).name}`", help=f"The database file: {path}")
+    for note in st.session_state.pop("_url_notes", []):
+        st.warning(note, icon=":material/link_off:")
     selection = Selection(view, info, list(rms), all_rms, charts.rm_colors(all_rms))
     st.session_state["_selection"] = selection
     return selection
