@@ -156,7 +156,8 @@ def sidebar() -> Selection:
         st.warning(note, icon=":material/link_off:")
     view = View(path, stamp, benchmark, oracle, None if category == ALL_CATEGORIES else category,
                 normalization)
-    selection = Selection(view, info, list(rms), all_rms, charts.rm_colors(all_rms))
+    derived = [r["name"] for r in info["rms"] if r.get("is_derived")]
+    selection = Selection(view, info, list(rms), all_rms, charts.rm_colors(all_rms, derived))
     st.session_state["_selection"] = selection
     return selection
 
