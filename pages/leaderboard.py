@@ -44,11 +44,15 @@ if weak:
                icon=":material/warning:")
 
 shown = widgets.sparkline_column(table, curves)
-columns = ["rm", "is_baseline", "curve"]
+derived = ["is_derived"] if "is_derived" in shown and shown["is_derived"].any() else []  # a column only when needed
+columns = ["rm", "is_baseline"] + derived + ["curve"]
 config = {
     "rm": st.column_config.TextColumn("RM", help=readings.COLUMN_HELP["rm"], pinned=True),
     "is_baseline": st.column_config.CheckboxColumn("baseline", width="small",
                                                    help="Computed from the pool itself (length, seeded random)."),
+    "is_derived": st.column_config.CheckboxColumn("derived", width="small",
+                                                  help="An ensemble of other RMs (§11); its members and method are "
+                                                       "in its description on the Data page."),
     "curve": st.column_config.LineChartColumn("RETA curve", help="RETA over eta (log-spaced, left = top pick).",
                                               width="small"),
 }

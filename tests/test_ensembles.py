@@ -1,7 +1,7 @@
 """Derived RMs (ensembles, docs/metric.md §11): the computation by hand, against a
 per-prompt brute force and by its properties; storing one through the validated import
 path (errors leave the database byte-identical); the command line, the leaderboard's
-and the list's marks, the dotted line, an old database migrated."""
+and the list's marks, the dotted line, an old database migrated; the Data page's form."""
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +23,7 @@ from reta_core.errors import RetaInputError
 from reta_core.evaluation import Evaluation
 from reta_core.pool import Pool
 from reta_core.store import SCHEMA_VERSION, Store
-from tests.apptest import ORACLE
+from tests.apptest import ORACLE, app, no_errors
 from tests.builders import make_pool, random_pool
 
 MEMBERS = ["noisy_small_rm", "coding_math_specialist_rm"]
@@ -297,3 +297,39 @@ def test_an_old_database_is_migrated(db):
         assert con.execute("SELECT value FROM meta").fetchall() == [(str(SCHEMA_VERSION),)]
     add_ensemble(Store(db), "demo", MEMBERS, "combo")
     assert Store(db).list_rms("demo").set_index("name")["is_derived"].to_dict()["combo"]
+
+
+# ------------------------------------------------------------------ the Data page's form
+def test_the_data_page_form_adds_a_derived_rm(demo_db):
+    at = app("pages/data.py")
+    at.run()
+    no_errors(at)
+    assert not [b for b in at.button if b.key == "data_ensemble_add"]  # no members yet
+    assert any("Choose at least 2 member RMs" in i.value for i in at.info)
+    at.multiselect(key="data_ensemble_members").set_value(MEMBERS).run()
+    assert at.text_input(key="data_ensemble_name").placeholder == "zmean(noisy_small_rm+coding_math_specialist_rm)"
+    # a refused name: one error, nothing written
+    before = sha256(demo_db)
+    at.text_input(key="data_ensemble_name").input(ORACLE).run()
+    at.button(key="data_ensemble_add").click().run()
+    assert not at.exception and len(at.error) == 1 and "is an oracle" in at.error[0].value
+    assert sha256(demo_db) == before
+    at.text_input(key="data_ensemble_name").input("combo").run()
+    at.selectbox(key="data_ensemble_method").set_value("rankmean").run()
+    at.button(key="data_ensemble_add").click().run()
+    no_errors(at)
+    assert "Imported RM 'combo'" in at.success[0].value and "combo (derived)" in at.success[0].value
+    assert "combo" in at.session_state["rm"]
+    rms = at.get("dataframe")[3].value.set_index("name")  # benchmarks, categories, oracles, RMs
+    assert rms.loc["combo", "is_derived"] and not rms.loc["strong_rm", "is_derived"]
+    assert "(rankmean)" in rms.loc["combo", "description"]
+    assert at.text_input(key="data_ensemble_name").value == ""  # ready for the next one
+    at.button(key="data_ensemble_add").click().run()  # no name typed: the suggested one
+    no_errors(at)
+    assert "Imported RM 'rankmean(noisy_small_rm+coding_math_specialist_rm)'" in at.success[0].value
+    at.switch_page("pages/leaderboard.py")
+    at.run()
+    no_errors(at)
+    board = at.dataframe[0].value.set_index("rm")
+    assert board["is_derived"].to_dict() == {rm: rm in ("combo", "rankmean(noisy_small_rm+coding_math_specialist_rm)")
+                                             for rm in board.index}
