@@ -24,7 +24,7 @@ from reta_core.evaluation import Evaluation
 from reta_core.pool import Pool
 from reta_core.store import SCHEMA_VERSION, Store
 from tests.apptest import ORACLE, app, no_errors
-from tests.builders import make_pool, random_pool
+from tests.builders import REPO, make_pool, random_pool
 
 MEMBERS = ["noisy_small_rm", "coding_math_specialist_rm"]
 
@@ -333,3 +333,49 @@ def test_the_data_page_form_adds_a_derived_rm(demo_db):
     board = at.dataframe[0].value.set_index("rm")
     assert board["is_derived"].to_dict() == {rm: rm in ("combo", "rankmean(noisy_small_rm+coding_math_specialist_rm)")
                                              for rm in board.index}
+
+
+# ------------------------------------------------------------------ the README's case
+def test_the_readme_case_is_what_the_leaderboard_shows(tmp_path):
+    """The README's table and counts, recomputed on the default demo benchmark."""
+    path = tmp_path / "readme.duckdb"
+    build_demo(Store(path))
+    pair = ["reward_hacked_rm", "length_biased_rm"]
+    add_ensemble(Store(path), "demo", pair, "hacked+length_ranks", "rankmean")
+    add_ensemble(Store(path), "demo", pair, "hacked+length_z")
+    board = Evaluation.from_store(Store(path), "demo").leaderboard(ci=True).table.set_index("rm")
+    text = (REPO / "README.md").read_text()
+    rows = [line for line in text[text.index("### Is a combination of RMs"):].splitlines()
+            if line.startswith("| `")]
+    assert len(rows) == 5
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rm = cells[0].split("`")[1]
+        low, high = cells[2].split("–")
+        got = board.loc[rm]
+        assert ("(derived" in cells[0]) == bool(got["is_derived"])
+        assert [float(cells[1]), float(low), float(high), float(cells[4]), float(cells[5])] == [
+            round(got[c], 3) for c in ("reta_at_eta_star", "reta_at_eta_star_low", "reta_at_eta_star_high",
+                                       "reta_0.05", "bon")]
+        assert float(cells[3]) == float(f"{got['eta_star']:.3g}")
+    # the top picks the text counts: flattering (adversarial) and among the three longest
+    with duckdb.connect(str(path), read_only=True) as con:
+        texts = [r[0] for r in con.execute("SELECT response FROM responses WHERE benchmark = 'demo' "
+                                           "ORDER BY response_code").fetchall()]
+    pool = Store(path).load_pool("demo")
+    shape = (pool.n_prompts, 64)
+    flattering = np.array(["brilliant" in t.lower() for t in texts]).reshape(shape)
+    lengths = np.array([len(t) for t in texts]).reshape(shape)
+    longest = lengths >= np.sort(lengths, axis=1)[:, [-3]]
+
+    def prompts_whose_top(rm, kind):  # counting every response tied for the top pick
+        scores = pool.rms[rm].reshape(shape)
+        return int(((scores == scores.max(axis=1, keepdims=True)) & kind).any(axis=1).sum())
+
+    assert prompts_whose_top("reward_hacked_rm", flattering) == 400
+    assert prompts_whose_top("length_biased_rm", longest) == 383
+    assert prompts_whose_top("hacked+length_ranks", flattering) == 0
+    assert prompts_whose_top("hacked+length_ranks", longest) == 11
+    assert prompts_whose_top("hacked+length_z", longest) == 197
+    for said in ("in all\n400 prompts", "responses in 383", "in only 11 prompts", "in 197 of the 400"):
+        assert said in text, said
