@@ -44,7 +44,7 @@ if weak:
                icon=":material/warning:")
 
 shown = widgets.sparkline_column(table, curves)
-derived = ["is_derived"] if "is_derived" in shown and shown["is_derived"].any() else []  # a column only when needed
+derived = ["is_derived"] if shown["is_derived"].any() else []  # a column only when there is one
 columns = ["rm", "is_baseline"] + derived + ["curve"]
 config = {
     "rm": st.column_config.TextColumn("RM", help=readings.COLUMN_HELP["rm"], pinned=True),

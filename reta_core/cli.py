@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .ensembles import DEFAULT_METHOD, METHODS as ENSEMBLE_METHODS
+from .ensembles import DEFAULT_METHOD, METHODS as ENSEMBLE_METHODS, add_ensemble
 from .errors import RetaInputError, one_line, show
 from .evaluation import DEFAULT_BOOTSTRAP, DEFAULT_REPEATS, NORMALIZATIONS
 
@@ -269,8 +269,6 @@ def cmd_add_scores(args) -> int:
 
 
 def cmd_ensemble(args) -> int:
-    from .ensembles import add_ensemble
-
     with Progress("combining") as bar:
         report = add_ensemble(_store(args), args.benchmark, args.rm, args.name, method=args.method,
                               replace=args.replace, progress=bar.update)
@@ -409,10 +407,9 @@ def cmd_leaderboard(args) -> int:
         note(f"warning: {rm} does not beat the length baseline: its RETA(eta*) is not above "
              f"{BASELINE_LENGTH}'s")
     if args.format == "table":
-        derived = out["is_derived"] if "is_derived" in out else [False] * len(out)
         shown = out.assign(rm=[f"{r} (baseline)" if b else f"{r} (derived)" if d else r
-                               for r, b, d in zip(out["rm"], out["is_baseline"], derived)]
-                           ).drop(columns=["is_baseline", "is_derived"], errors="ignore")
+                               for r, b, d in zip(out["rm"], out["is_baseline"], out["is_derived"])]
+                           ).drop(columns=["is_baseline", "is_derived"])
         fmt = {c: ".4f" for c in shown.columns if c not in ("rm", "eta_star", "n_prompts")}
         fmt.update(eta_star=".3g", n_prompts=",")
         header = _describe(args, ev.oracle, f" · BoN@{board.n} · min N = {board.min_pool_size}"
