@@ -55,6 +55,14 @@ def _import(kind: str, upload, params: dict) -> None:
     _write(lambda: data.import_upload(path, kind, upload.name, upload.getvalue(), params), **updates)
 
 
+def _combine(members: list, name: str, method: str, replace: bool) -> None:
+    chosen = st.session_state.get("rm")
+    updates = {"data_ensemble_name": ""}
+    if isinstance(chosen, list) and name not in chosen:
+        updates["rm"] = chosen + [name]
+    _write(lambda: data.add_ensemble(path, benchmark, members, name, method, replace), **updates)
+
+
 def _remove_rm(rm: str) -> None:
     chosen = st.session_state.get("rm")
     updates = {f"data_remove_rm_ok_{rm}": False}
@@ -120,7 +128,8 @@ st.title("Data")
 st.caption(f"Database `{path}` · benchmark **{benchmark}** · oracle **{selection.oracle}**"
            + (f" · category **{selection.category}**" if selection.category else ""))
 _show_flash()
-browse, add_rm, add_benchmark, remove = st.tabs(["Browse", "Add an RM", "Add a benchmark", "Remove"])
+browse, add_rm, combine, add_benchmark, remove = st.tabs(
+    ["Browse", "Add an RM", "Combine RMs", "Add a benchmark", "Remove"])
 
 with browse:
     st.subheader("Benchmarks")
@@ -165,6 +174,8 @@ with browse:
         "name": st.column_config.TextColumn("RM", pinned=True),
         "description": st.column_config.TextColumn("description", width="large"),
         "is_baseline": st.column_config.CheckboxColumn("baseline", help="Computed from the pool itself, no model."),
+        "is_derived": st.column_config.CheckboxColumn("derived", help="An ensemble of other RMs (§11, tab Combine "
+                                                      "RMs); its members and method are in its description."),
         "source_file": st.column_config.TextColumn("source"),
         "added_at": st.column_config.DatetimeColumn("added (UTC)", format="YYYY-MM-DD HH:mm"),
         "n_scored": st.column_config.NumberColumn("scored"),
@@ -237,6 +248,26 @@ with add_rm:
             _check_and_confirm("rm", upload, {
                 "benchmark": benchmark, "rm": rm_name, "score_column": score_column, "replace": replace,
                 "description": description.strip() or None})
+
+with combine:
+    st.markdown(
+        f"Add a **derived RM** to benchmark **{benchmark}**: an ensemble of stored RMs, computed on the responses "
+        "all of them scored (docs/metric.md §11). It is stored like any RM, marked as derived, with its members "
+        "and method in its description, and every page treats it like any other RM.")
+    members = st.multiselect("Member RMs (two or more)", selection.all_rms, key="data_ensemble_members")
+    cols = st.columns([2, 2], vertical_alignment="bottom")
+    method = cols[0].selectbox("Method", list(data.ENSEMBLE_METHODS), key="data_ensemble_method",
+                               help="; ".join(f"{m}: {h}" for m, h in data.ENSEMBLE_METHOD_HELP.items()) + ".")
+    suggested = f"{method}({'+'.join(members)})" if members else ""
+    name = cols[1].text_input("Name of the derived RM", key="data_ensemble_name", max_chars=200,
+                              placeholder=suggested or None, help="Left empty, the name shown in grey.")
+    replace = st.checkbox("Replace an RM of that name", key="data_ensemble_replace")
+    st.caption(f"{method}: {data.ENSEMBLE_METHOD_HELP[method]}.")
+    if len(members) < data.ENSEMBLE_MIN_MEMBERS:
+        st.info(f"Choose at least {data.ENSEMBLE_MIN_MEMBERS} member RMs.", icon=":material/info:")
+    else:
+        st.button("Add the derived RM", type="primary", icon=":material/join:", key="data_ensemble_add",
+                  on_click=_combine, args=(list(members), name if name.strip() else suggested, method, replace))
 
 with add_benchmark:
     st.markdown(

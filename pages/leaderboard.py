@@ -68,7 +68,8 @@ for eta in ev.LEADERBOARD_ETAS:
         shown[f"{col}_band"] = [readings.band(lo, hi) for lo, hi in zip(shown[f"{col}_low"], shown[f"{col}_high"])]
         columns.append(f"{col}_band")
         config[f"{col}_band"] = st.column_config.TextColumn("95 % band", help="Bootstrap over prompts (B = 1000).")
-columns += ["bon", "pairwise_accuracy", "spearman", "kendall", "n_prompts", "is_baseline"]
+derived = ["is_derived"] if shown["is_derived"].any() else []  # a column only when there is one
+columns += ["bon", "pairwise_accuracy", "spearman", "kendall", "n_prompts", "is_baseline"] + derived
 config.update({
     "bon": st.column_config.NumberColumn(f"BoN@{n}", help=help_text["bon"], format="%.3f"),
     "pairwise_accuracy": st.column_config.NumberColumn("pairwise acc.", help=help_text["pairwise_accuracy"],
@@ -78,6 +79,9 @@ config.update({
     "n_prompts": st.column_config.NumberColumn("prompts", help=help_text["n_prompts"], format="%d"),
     "is_baseline": st.column_config.CheckboxColumn("baseline", width="small",
                                                    help="Computed from the pool itself (length, seeded random)."),
+    "is_derived": st.column_config.CheckboxColumn("derived", width="small",
+                                                  help="An ensemble of other RMs (§11); its members and method are "
+                                                       "in its description on the Data page."),
 })
 columns = [c for c in columns if c in shown]
 event = st.dataframe(shown[columns], column_config=config, hide_index=True, width="stretch",

@@ -8,7 +8,8 @@ a figure never shows a number its CSV does not hold.  Inputs are the tidy tables
 Colours: :func:`rm_colors` is called with ALL RMs of a benchmark, in the benchmark's
 order, and the resulting dict is passed to every builder, so an RM keeps one colour on
 every page and in every export whichever subset is shown.  Baselines (names starting
-with ``baseline_``) are grey and dashed.
+with ``baseline_``) are grey and dashed; derived RMs (ensembles, docs/metric.md §11,
+named to :func:`rm_colors` with ``derived``) are dotted.
 
 All figures share one look (:func:`_style`): ``plotly_white``, 14 px text, the title
 top-left above the plot area, the legend to the right of it, labels of reference
@@ -57,19 +58,31 @@ OUTSIDE_TOP = "outside the top eta"
 
 
 # ----------------------------------------------------------------------- colours
-def rm_dash(rm: str) -> str:
-    """Line dash of an RM: baselines dashed, the others solid."""
-    return "dash" if is_baseline(rm) else "solid"
+class RMColors(dict):
+    """``{rm: colour}`` as :func:`rm_colors` makes it, knowing too which RMs are derived
+    (``derived``), so that every builder given the colours draws those dotted."""
+
+    derived: frozenset = frozenset()
 
 
-def rm_colors(rm_names: list[str]) -> dict[str, str]:
+def rm_dash(rm: str, colors: dict | None = None) -> str:
+    """Line dash of an RM: baselines dashed, derived RMs (``colors.derived``) dotted,
+    the others solid."""
+    if is_baseline(rm):
+        return "dash"
+    return "dot" if rm in getattr(colors, "derived", ()) else "solid"
+
+
+def rm_colors(rm_names: list[str], derived=()) -> RMColors:
     """A stable colour per RM.
 
     Pass ALL RMs of the benchmark in the benchmark's order: colours are assigned by
     position, so a given RM keeps its colour whichever subset a page shows.  Baselines
-    (``baseline_*``) get greys; the others cycle through :data:`PALETTE`.
+    (``baseline_*``) get greys; the others cycle through :data:`PALETTE`.  ``derived``:
+    the derived RMs (ensembles, §11), drawn dotted by the builders (:func:`rm_dash`).
     """
-    colors: dict[str, str] = {}
+    colors = RMColors()
+    colors.derived = frozenset(derived)
     n_model = n_base = 0
     for rm in rm_names:
         if rm in colors:
@@ -208,7 +221,7 @@ def curves_figure(curves: pd.DataFrame, colors: dict, *, perfect: pd.DataFrame |
             x=g["eta"].to_numpy(dtype=np.float64), y=g["reta"].to_numpy(dtype=np.float64),
             mode="lines", name=str(rm), legendgroup=str(rm), customdata=custom,
             line=dict(color=_color(colors, rm), width=1.8 if is_baseline(rm) else 2.4,
-                      dash=rm_dash(rm)),
+                      dash=rm_dash(rm, colors)),
             hovertemplate=(f"<b>{html.escape(str(rm))}</b><br>eta: %{{x:.4g}}<br>RETA: %{{y:.4f}}"
                            f"{band}<extra></extra>")))
     etas = [curves["eta"].to_numpy(dtype=np.float64)]
@@ -446,7 +459,7 @@ def reliability_figure(rel: pd.DataFrame, colors: dict, kind: str = "lines") -> 
             x=mid, y=g["mean_normalized_oracle"].to_numpy(np.float64), mode="lines+markers",
             name=str(rm), legendgroup=str(rm),
             customdata=np.column_stack([g["u_low"], g["u_high"], g["n_responses"], low, high]).astype(np.float64),
-            line=dict(color=_color(colors, rm), width=2.2, dash=rm_dash(rm)), marker=dict(size=6),
+            line=dict(color=_color(colors, rm), width=2.2, dash=rm_dash(rm, colors)), marker=dict(size=6),
             hovertemplate=(f"<b>{html.escape(str(rm))}</b><br>rank percentile: "
                            "%{customdata[0]:.0%}–%{customdata[1]:.0%}<br>mean J / mu: %{y:.3f}"
                            + ("<br>95 % band: %{customdata[3]:.3f} to %{customdata[4]:.3f}" if bands else "")

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .ensembles import DEFAULT_METHOD, METHODS as ENSEMBLE_METHODS, add_ensemble
 from .errors import RetaInputError, one_line, show
 from .evaluation import DEFAULT_BOOTSTRAP, DEFAULT_REPEATS, NORMALIZATIONS
 
@@ -291,6 +292,14 @@ def cmd_add_scores(args) -> int:
     return 0
 
 
+def cmd_ensemble(args) -> int:
+    with Progress("combining") as bar:
+        report = add_ensemble(_store(args), args.benchmark, args.rm, args.name, method=args.method,
+                              replace=args.replace, progress=bar.update)
+    print(report.to_text())
+    return 0
+
+
 def cmd_list(args) -> int:
     store = _store(args)
     names = store.benchmark_names()
@@ -304,6 +313,7 @@ def cmd_list(args) -> int:
             "default_oracle": i["default_oracle"],
             "oracles": [o["name"] for o in i["oracles"]],
             "rms": [{"name": r["name"], "is_baseline": bool(r["is_baseline"]),
+                     "is_derived": bool(r.get("is_derived")),
                      "coverage": r["coverage"]} for r in i["rms"]],
             "categories": i["categories"], "n_prompts": i["n_prompts"],
             "n_responses": i["n_responses"], "pool_size": i["pool_size"],
@@ -325,6 +335,7 @@ def cmd_list(args) -> int:
     lines = [text_table(table, {"prompts": ",", "responses": ","}).rstrip("\n"), ""]
     for i in infos:
         rms = [r["name"] + (" (baseline)" if r["is_baseline"] else "")
+               + (" (derived)" if r.get("is_derived") else "")
                + ("" if r["coverage"] >= 1 else f" ({r['coverage']:.1%} covered)") for r in i["rms"]]
         lines.append(f"{i['name']}: RMs: {', '.join(rms) if rms else 'none yet (add one with add-scores)'}")
         if i["categories"]:
@@ -408,7 +419,7 @@ def leaderboard_columns(table: pd.DataFrame, ci: bool) -> list[str]:
     columns = ["rm", "pairwise_accuracy", "spearman", "kendall", "bon", "eta_star"]
     for col in values:
         columns += [col] + ([f"{col}_low", f"{col}_high"] if ci else [])
-    columns += ["is_baseline", "n_prompts"]
+    columns += ["is_baseline", "is_derived", "n_prompts"]
     return [c for c in columns if c in table.columns]
 
 
@@ -426,8 +437,9 @@ def cmd_leaderboard(args) -> int:
         note(f"warning: {rm} does not beat the length baseline: its RETA(eta*) is not above "
              f"{BASELINE_LENGTH}'s")
     if args.format == "table":
-        shown = out.assign(rm=[f"{r} (baseline)" if b else r
-                               for r, b in zip(out["rm"], out["is_baseline"])]).drop(columns="is_baseline")
+        shown = out.assign(rm=[f"{r} (baseline)" if b else f"{r} (derived)" if d else r
+                               for r, b, d in zip(out["rm"], out["is_baseline"], out["is_derived"])]
+                           ).drop(columns=["is_baseline", "is_derived"])
         fmt = {c: ".4f" for c in shown.columns if c not in ("rm", "eta_star", "n_prompts")}
         fmt.update(eta_star=".3g", n_prompts=",")
         header = _describe(args, ev.oracle, f" · BoN@{board.n} · min N = {board.min_pool_size}"
@@ -535,8 +547,9 @@ def cmd_export_chart(args) -> int:
     needs_all = args.chart in ("scores",)
     ev = evaluation(args, rms=None if needs_all else args.rm)
     store = _store(args)
+    stored = store.benchmark_info(args.benchmark)["rms"]
     options = chart_export.ChartOptions(
-        rms=args.rm, colors=charts.rm_colors([r["name"] for r in store.benchmark_info(args.benchmark)["rms"]]),
+        rms=args.rm, colors=charts.rm_colors([r["name"] for r in stored], [r["name"] for r in stored if r.get("is_derived")]),
         estimator=args.estimator, n=args.n, eta=eta, bins=args.bins, kind=args.kind, repeats=args.repeats,
         seed=args.seed, metric=args.metric, prompt=args.prompt,
         texts=store.load_responses(args.benchmark, args.prompt) if args.chart == "inspector" and args.prompt else None)
@@ -686,9 +699,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--description", metavar="TEXT", help="a description of the RM")
     p.add_argument("--replace", action="store_true", help="replace an RM of that name")
 
+    p = command("ensemble", cmd_ensemble, "add a derived RM combining stored RMs",
+                "Add a derived RM (an ensemble, docs/metric.md §11) computed from two or more "
+                "stored RMs on the responses all of them scored: zmean (default) averages each "
+                "member's scores standardised within the prompt; rankmean averages their "
+                "mid-ranks within the prompt. It is stored like any RM, marked as derived, its "
+                "members and method in its description, and every command treats it like any "
+                "other RM.",
+                ["ensemble --benchmark demo --rm strong_rm --rm noisy_small_rm --name strong+noisy",
+                 "ensemble --benchmark demo --rm strong_rm --rm length_biased_rm --method rankmean "
+                 "--name strong+length_ranks"])
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    p.add_argument("--rm", required=True, action="append", metavar="NAME",
+                   help="a member RM (repeat it: at least two)")
+    p.add_argument("--method", choices=ENSEMBLE_METHODS, default=DEFAULT_METHOD,
+                   help="zmean (default): mean of per-prompt z-scores; rankmean: mean of "
+                        "per-prompt mid-ranks")
+    p.add_argument("--name", required=True, metavar="NAME", help="the derived RM's name")
+    p.add_argument("--replace", action="store_true", help="replace an RM of that name")
+
     p = command("list", cmd_list, "list the benchmarks, their oracles and RMs",
                 "List the stored benchmarks with their oracles (the default marked), RMs "
-                "(baselines marked), categories and pool sizes.",
+                "(baselines and derived RMs marked), categories and pool sizes.",
                 ["list", "list --format json"])
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="output format (default: table)")

@@ -70,13 +70,16 @@ class Evaluation:
         Keep only the prompts of this category.
     benchmark : str, optional
         The benchmark's name, for messages and metadata.
+    derived : iterable of str, optional
+        The RMs that are derived (ensembles of other RMs, §11): the leaderboard marks
+        them.  :meth:`from_store` reads them from the store.
 
     Every table method takes ``rms`` (a list of RM names; default: every RM of the
     pool, in its order) and returns the same numbers whichever other RMs are asked for.
     """
 
     def __init__(self, pool: Pool, oracle: str | None = None, normalization: str = "ratio", *,
-                 category: str | None = None, benchmark: str | None = None):
+                 category: str | None = None, benchmark: str | None = None, derived=()):
         self.normalization = M.check_normalization(normalization)
         if oracle is None:
             if not pool.oracles:
@@ -94,6 +97,7 @@ class Evaluation:
         self.oracle = oracle
         self.category = category
         self.benchmark = benchmark
+        self.derived = frozenset(derived)
         self._rankings: dict[str, Ranking] = {}
         self._lock = threading.Lock()
 
@@ -110,7 +114,8 @@ class Evaluation:
         oracle = oracle or info["default_oracle"]
         M.check_normalization(normalization)
         pool = store.load_pool(benchmark, oracles=[oracle], rms=rms, category=category)
-        evaluation = cls(pool, oracle, normalization, benchmark=benchmark)
+        evaluation = cls(pool, oracle, normalization, benchmark=benchmark,
+                         derived=[r["name"] for r in info["rms"] if r.get("is_derived")])
         evaluation.category = category
         return evaluation
 
@@ -319,7 +324,7 @@ class Evaluation:
         n = self.check_n(n, rankings)
         grid = self.eta_grid(include=LEADERBOARD_ETAS)
         return reports.leaderboard(rankings, grid, n, min_n, normalization=self.normalization, ci=ci,
-                                   n_boot=n_boot, seed=seed, progress=progress)
+                                   n_boot=n_boot, seed=seed, progress=progress, derived=self.derived)
 
     def optimal_quantiles(self, rms=None, *, ci: bool = True, n_boot: int = DEFAULT_BOOTSTRAP,
                           seed: int = 0) -> pd.DataFrame:

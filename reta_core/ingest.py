@@ -85,6 +85,7 @@ class ImportReport:
     oracles: list = field(default_factory=list)
     rms: list = field(default_factory=list)
     baselines: list = field(default_factory=list)
+    derived: list = field(default_factory=list)  # RMs computed from other RMs (§11)
     coverage: dict = field(default_factory=dict)
     missing: dict = field(default_factory=dict)
     excluded: dict = field(default_factory=dict)
@@ -112,7 +113,8 @@ class ImportReport:
                 f"{self.missing.get(o, 0):,} empty" for o in self.oracles) + ".")
         if self.rms:
             lines.append("RMs: " + "; ".join(
-                f"{r}{' (baseline)' if r in self.baselines else ''}: "
+                f"{r}{' (baseline)' if r in self.baselines else ''}"
+                f"{' (derived)' if r in self.derived else ''}: "
                 f"{self.coverage[r]:.1%} covered"
                 + (f", {self.missing[r]:,} empty" if r in self.missing else "")
                 for r in self.rms) + ".")
@@ -405,10 +407,13 @@ def _benchmark_tables(src: Source, oracle_cols, rm_cols, baselines):
 def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None = None,
                   replace: bool = False, description: str | None = None, *,
                   source_name: str | None = None,
-                  progress=None, dry_run: bool = False) -> ImportReport:
+                  progress=None, dry_run: bool = False, derived: bool = False) -> ImportReport:
     """Validate an RM score file (or DataFrame) and add it to ``benchmark`` as RM ``rm``
     in one transaction; see the module docstring for the format and the checks.
-    ``dry_run``: run every check and build the report, but write nothing."""
+    ``dry_run``: run every check and build the report, but write nothing.
+    ``derived``: the scores were computed from other stored RMs (an ensemble,
+    :mod:`reta_core.ensembles`): the RM is stored marked ``is_derived``, with no source
+    file."""
     store, progress, src = _start(store, file, source_name, progress, "RM", rm)
     with src:
         label = src.label
@@ -434,15 +439,16 @@ def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None
         kind="rm", benchmark=benchmark, source=label, rows=src.n_rows, prompts=pool.n_prompts,
         responses=pool.n_responses, pool_size=_pool_sizes(pool), default_oracle=default,
         oracles=oracle_names, rms=[rm], coverage={rm: _coverage(scores)},
-        missing={rm: n_missing}, replaced=exists,
+        missing={rm: n_missing}, replaced=exists, derived=[rm] if derived else [],
         excluded={rm: exclusions(pool, pool.oracles[default], scores)})
     if dry_run:
         report.dry_run = True
         progress(100, 100, "checked")
         return report
     progress(70, 100, "writing to the database")
-    store.write_rm(benchmark, {"name": rm, "description": description, "source_file": label,
-                               "n_scored": int(np.isfinite(scores).sum())},
+    store.write_rm(benchmark, {"name": rm, "description": description,
+                               "source_file": None if derived else label,
+                               "n_scored": int(np.isfinite(scores).sum()), "is_derived": derived},
                    rows, replace=replace, source=label, expect_created_at=info["created_at"])
     progress(100, 100, "done")
     return report

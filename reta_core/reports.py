@@ -356,12 +356,14 @@ class Leaderboard:
 
 def leaderboard(rankings: dict[str, Ranking], grid: np.ndarray, n: int, min_pool_size: int, *,
                 normalization: str = "ratio", ci: bool = True, n_boot: int = 1000, seed: int = 0,
-                progress=None) -> Leaderboard:
+                progress=None, derived=()) -> Leaderboard:
     """One row per RM: RETA at :data:`LEADERBOARD_ETAS` (on ``grid``; with 95 % bootstrap
     bands when ``ci``), eta* and RETA(eta*) with its gain (§7), BoN@n (§4), pairwise
     accuracy, Spearman and Kendall (§9).  Sorted by RETA(eta*).  An RM none of whose
     prompts counts is listed with nothing but ``n_prompts = 0`` (its exclusions say why);
     an RM whose pools are all smaller than ``n`` gets no BoN.
+    ``derived``: names of derived RMs (ensembles, §11), marked ``is_derived`` like
+    baselines are marked ``is_baseline``.
     ``progress(done, total, message)`` is called after each RM."""
     result = curves(rankings, grid, normalization=normalization)
     rows = []
@@ -369,7 +371,7 @@ def leaderboard(rankings: dict[str, Ranking], grid: np.ndarray, n: int, min_pool
     for done, (rm, ranking) in enumerate(rankings.items(), 1):
         group = result.table[result.table["rm"] == rm]
         elig = M.eligibility(ranking, normalization)
-        row = {"rm": rm, "is_baseline": is_baseline(rm)}
+        row = {"rm": rm, "is_baseline": is_baseline(rm), "is_derived": rm in derived}
         if elig.n_prompts == 0:
             rows.append({**row, "n_prompts": 0})
             if progress is not None:

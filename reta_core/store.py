@@ -20,7 +20,7 @@ every table is keyed by ``benchmark``)::
     oracles       (benchmark, name, description, position, n_scored)    PK (benchmark, name)
     oracle_scores (benchmark, oracle, response_code, score DOUBLE NULL)
     rms           (benchmark, name, description, source_file, added_at UTC, is_baseline,
-                   n_scored, position)                                   PK (benchmark, name)
+                   n_scored, position, is_derived)                       PK (benchmark, name)
     rm_scores     (benchmark, rm, response_code, score DOUBLE NULL)
 
 ``prompt_code`` numbers a benchmark's prompts 0..P-1 in order of first appearance in
@@ -28,6 +28,8 @@ the imported file.  ``response_code`` numbers its responses 0..R-1 in *pool orde
 by prompt_code, then by file row, so a prompt's responses are contiguous and the
 responses of prompt ``p`` are rows ``offsets[p]:offsets[p+1]`` of a :class:`Pool`.
 ``source_row`` is the 1-based data row of the response in the imported file.
+``is_derived`` marks an RM computed from other stored RMs (an ensemble, docs/metric.md
+§11; :mod:`reta_core.ensembles`), its members and method in its description.
 The score tables are long (one row per scored response), keyed by the integer
 ``response_code`` rather than the response_id string: adding an RM is one INSERT and
 loading it is one column scan scattered into a NaN-filled numpy array.  A NULL score
@@ -79,6 +81,10 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE rm_scores (benchmark VARCHAR NOT NULL, rm VARCHAR NOT NULL, "
         "response_code INTEGER NOT NULL, score DOUBLE)",
     ],
+    # version 2: derived RMs (ensembles, docs/metric.md §11)
+    [
+        "ALTER TABLE rms ADD COLUMN is_derived BOOLEAN NOT NULL DEFAULT false",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -95,8 +101,10 @@ TABLE_COLUMNS = {
             "position"),
     "rm_scores": ("rm", "response_code", "score"),
 }
-_RM_FIELDS = ("name", "description", "is_baseline", "source_file", "added_at", "n_scored",
-              "coverage")
+_RM_FIELDS = ("name", "description", "is_baseline", "is_derived", "source_file", "added_at",
+              "n_scored", "coverage")
+#: Columns an inserted table may carry besides :data:`TABLE_COLUMNS` (default otherwise).
+OPTIONAL_COLUMNS = {"rms": ("is_derived",)}
 # delete order for removing a benchmark (children first)
 _BENCHMARK_TABLES = ("rm_scores", "rms", "oracle_scores", "oracles", "responses", "prompts",
                      "benchmarks")
@@ -346,8 +354,9 @@ class Store:
         return df
 
     def list_rms(self, benchmark: str) -> pd.DataFrame:
-        """The benchmark's RMs: name, description, is_baseline, source_file, added_at
-        (UTC), n_scored (finite scores), coverage (n_scored / responses)."""
+        """The benchmark's RMs: name, description, is_baseline, is_derived (an ensemble,
+        §11), source_file, added_at (UTC), n_scored (finite scores), coverage (n_scored /
+        responses)."""
         with self._read() as con:
             self._require_benchmark(con, benchmark)
             return pd.DataFrame(self._rm_records(con, benchmark), columns=_RM_FIELDS)
@@ -512,8 +521,8 @@ class Store:
     def write_rm(self, benchmark: str, rm_row: dict, scores: pa.Table, replace: bool = False,
                  source: str | None = None, expect_created_at=None) -> None:
         """Insert one RM (``rm_row``: name, description, source_file, n_scored and
-        optionally is_baseline) and its scores (Arrow: response_code, score) in one
-        transaction.  ``replace`` drops an existing RM of that name first.
+        optionally is_baseline and is_derived) and its scores (Arrow: response_code, score)
+        in one transaction.  ``replace`` drops an existing RM of that name first.
         ``expect_created_at``: the benchmark's created_at when the scores were matched to
         its responses; if it was replaced since, nothing is written."""
         name = rm_row["name"]
@@ -544,6 +553,7 @@ class Store:
                 "is_baseline": [bool(rm_row.get("is_baseline", False))],
                 "n_scored": pa.array([int(rm_row["n_scored"])], pa.int64()),
                 "position": pa.array([int(position)], pa.int32()),
+                "is_derived": [bool(rm_row.get("is_derived", False))],
             }))
             _insert_scores(con, "rm_scores", benchmark, scores, {name: "score"})
 
@@ -610,7 +620,8 @@ def _delete_benchmark(con, name: str) -> None:
 
 
 def _insert(con, table: str, benchmark: str, data: pa.Table) -> None:
-    cols = ", ".join(quote_ident(c) for c in TABLE_COLUMNS[table])
+    optional = tuple(c for c in OPTIONAL_COLUMNS.get(table, ()) if c in data.column_names)
+    cols = ", ".join(quote_ident(c) for c in TABLE_COLUMNS[table] + optional)
     view = f"_reta_stage_{table}"
     con.register(view, data)
     try:

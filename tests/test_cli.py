@@ -226,7 +226,7 @@ def test_leaderboard_json_and_csv_equal_the_engine(demo_db, engine):
     want = engine.leaderboard(ci=False).table
     columns = ["rm", "pairwise_accuracy", "spearman", "kendall", "bon", "eta_star",
                "reta_at_eta_star", "reta_0.05", "reta_0.1", "reta_0.25", "reta_0.5",
-               "is_baseline", "n_prompts"]
+               "is_baseline", "is_derived", "n_prompts"]
     status, out, err = call("--db", demo_db, "leaderboard", "--benchmark", "demo", "--format", "json")
     assert status == 0
     got = records(out)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import pandas as pd
 import streamlit as st
 
-from reta_core import export, ingest
+from reta_core import ensembles, export, ingest
 from reta_core.demo import build_demo
 from reta_core.errors import RetaInputError
 from reta_core.evaluation import Evaluation, MetricResult
@@ -211,6 +211,18 @@ def upload_stem(name: str) -> str:
 
 UPLOAD_TYPES = ingest.UPLOAD_TYPES
 RESERVED_COLUMNS = tuple(ingest.REQUIRED_COLUMNS) + tuple(ingest.TEXT_COLUMNS)
+
+
+ENSEMBLE_METHODS = ensembles.METHODS
+ENSEMBLE_METHOD_HELP = ensembles.METHOD_HELP
+ENSEMBLE_MIN_MEMBERS = ensembles.MIN_MEMBERS
+
+
+def add_ensemble(path: str, benchmark: str, members: list, name: str, method: str, replace: bool):
+    """Store a derived RM (an ensemble of stored RMs, §11) through the same validated
+    path as an RM file; returns the import report."""
+    return ensembles.add_ensemble(get_store(path), benchmark, list(members), name, method=method,
+                                  replace=replace)
 
 
 def remove_rm(path: str, benchmark: str, rm: str) -> None:

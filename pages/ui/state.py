@@ -166,7 +166,8 @@ def sidebar() -> Selection:
     sb.caption(f"Database: `{Path(path).name}`", help=f"The database file: {path}")
     for note in st.session_state.pop("_url_notes", []):
         st.warning(note, icon=":material/link_off:")
-    selection = Selection(view, info, list(rms), all_rms, charts.rm_colors(all_rms))
+    derived = [r["name"] for r in info["rms"] if r.get("is_derived")]
+    selection = Selection(view, info, list(rms), all_rms, charts.rm_colors(all_rms, derived))
     st.session_state["_selection"] = selection
     return selection
 

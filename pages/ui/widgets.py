@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 import streamlit as st
 
-from reta_core import charts, export
+from reta_core import export
 from reta_core.errors import RetaInputError
 
 log = logging.getLogger("reta_explorer")
@@ -59,11 +59,3 @@ def download_buttons(label: str, table: pd.DataFrame, fig=None, key: str = "") -
     for col, (fmt, name, mime) in zip(cols[1:], formats):
         col.download_button(name, lambda fmt=fmt: export.figure_to_bytes(fig, fmt), file_name=f"{stem}.{fmt}",
                             mime=mime, key=f"{fmt}_{key}", icon=":material/download:", on_click="ignore")
-
-
-def sparkline_column(table: pd.DataFrame, curves_table: pd.DataFrame) -> pd.DataFrame:
-    """The leaderboard with a ``curve`` column of each RM's sparkline values."""
-    values = charts.sparkline_values(curves_table)
-    table = table.copy()
-    table["curve"] = [values.get(rm, []) for rm in table["rm"]]
-    return table
