@@ -77,6 +77,15 @@ FORMATS = {  # name -> how the README and the page call it
     "ppe": "PPE best-of-K",
     "alpacaeval": "AlpacaEval",
 }
+LAYOUTS = {  # the published layout of each format, in one line (the page shows it)
+    "rewardmath": "results/RewardMATH/<scorer>_reward.json, one scorer per file (pairwise files are "
+                  "skipped); optionally RewardMATH's own benchmark file for the response texts.",
+    "rewardbench2": "eval-set-scores/<org>/<model>.json, one RM per file, the same prompts in each.",
+    "ppe": "the best-of-K Parquet sets (MMLU-Pro, MATH, GPQA, IFEval, MBPP-Plus), e.g. "
+           "PPE-MATH-Best-of-K/data/train-00000-of-00001.parquet; no RM scores.",
+    "alpacaeval": "results/<model>/<annotator>/annotations.json, one model per file; the oracle is the "
+                  "annotator's preference against the reference.",
+}
 STEP_AGGREGATES = ("min", "mean", "last", "prod")
 DEFAULT_STEP_AGGREGATE = "min"
 CORRECT = "correct"     # oracle of rewardmath, rewardbench2, ppe
@@ -119,7 +128,8 @@ class PublicPool:
 class InputFile:
     """One file to read: ``path`` on disk, ``label`` for messages (the name the user
     knows: relative to the folder given, or the hf:// path), ``listed`` when a folder
-    contributed it, ``parts`` its path parts (below the folder given, when listed)."""
+    contributed it, ``parts`` the path parts that name it (on disk the whole path; in a
+    Hugging Face dataset its name and the path inside; an upload its name alone)."""
 
     path: Path
     label: str
@@ -180,15 +190,16 @@ def import_public(store, fmt: str, paths, name: str, *, texts=None, step_aggrega
     return report
 
 
-def import_uploads(store, fmt: str, uploads, name: str, *, texts_upload=None,
+def import_uploads(store, fmt: str, uploads, name: str, *, paths=(), texts_upload=None,
                    max_bytes: int | None = None, **kwargs) -> ImportReport:
     """Uploaded files, ``[(file name, bytes)]`` (and ``texts_upload``, one such pair),
-    through :func:`import_public`; each is staged under its own name (limits and types
-    checked by :func:`reta_core.source.staged_upload`) and deleted afterwards."""
-    if not uploads:
-        raise RetaInputError("no file given; upload the published files or give a folder path")
+    with any ``paths``, through :func:`import_public`; each upload is staged under its
+    own name (limits and types checked by :func:`reta_core.source.staged_upload`) and
+    deleted afterwards."""
+    if not uploads and not paths:
+        raise RetaInputError("no file given; upload the published files or give a path")
     with ExitStack() as stack:
-        files = []
+        files = list(paths)
         for file_name, data in uploads:
             path = stack.enter_context(staged_upload(file_name, data, max_bytes))
             files.append(InputFile(path, path.name, False, (path.name,)))
@@ -197,6 +208,22 @@ def import_uploads(store, fmt: str, uploads, name: str, *, texts_upload=None,
             texts_path = stack.enter_context(staged_upload(*texts_upload, max_bytes))
             texts = InputFile(texts_path, texts_path.name, False, (texts_path.name,))
         return import_public(store, fmt, files, name, texts=texts, **kwargs)
+
+
+def listing_stamp(fmt: str, paths) -> tuple:
+    """What the files that ``paths`` name look like now (local files: label, size and
+    modification time; hf:// paths: the path): a cache key that changes when they do."""
+    stamp = []
+    for given in paths:
+        text = str(given)
+        if text.startswith(HUB_PREFIX):
+            stamp.append(text)
+            continue
+        try:
+            stamp += [(f.label, f.path.stat().st_size, f.path.stat().st_mtime_ns) for f in _expand(fmt, text)]
+        except (RetaInputError, OSError) as exc:
+            stamp.append((text, str(exc)))
+    return tuple(stamp)
 
 
 # ------------------------------------------------------------------------ finding the files
@@ -231,8 +258,8 @@ def _expand(fmt: str, given) -> list[InputFile]:
         if not found:
             raise RetaInputError(f"{text}: no {FOLDER_FILES[fmt]} file in this folder or below it "
                                  f"(format {fmt})")
-        return [InputFile(p, f"{path.name}/{p.relative_to(path).as_posix()}", True,
-                          p.relative_to(path).parts) for p in found]
+        return [InputFile(p, f"{path.name}/{p.relative_to(path).as_posix()}", True, p.resolve().parts)
+                for p in found]
     if path.is_file():
         return [InputFile(path, path.name, False, path.resolve().parts)]
     raise RetaInputError(f"{text}: no such file or folder")
@@ -536,7 +563,7 @@ def read_rewardmath(files, texts: InputFile | None = None, step_aggregate: str =
                          "(identical) kept once.")
         if process:
             notes.append(f"{name} is a process RM: its per-step scores are aggregated per solution by "
-                         f"{step_aggregate} (--step-aggregate min|mean|last|prod).")
+                         f"{step_aggregate} (the step aggregate: min, mean, last or prod).")
     progress(len(scorers), len(scorers) + 1, "building the pool")
     problem_no = pd.factorize(known["problem"])[0]
     prompt_ids = _ids("p", problem_no + 1, 5)
@@ -550,8 +577,8 @@ def read_rewardmath(files, texts: InputFile | None = None, step_aggregate: str =
     if texts is not None:
         frame["response"] = known["response"].to_numpy(dtype=object)
     else:
-        notes.append("No response texts: the Inspector shows ranks and scores only; import with "
-                     "--texts FILE (RewardMATH's own benchmark file) to read the solutions.")
+        notes.append("No response texts: the Inspector shows ranks and scores only; add RewardMATH's own "
+                     "benchmark file as the texts file (--texts FILE) to read the solutions.")
     key = pd.MultiIndex.from_arrays([known["problem"], known["solution"]])
     for name, table in tables.items():
         column = np.full(len(frame), np.nan)
@@ -810,8 +837,8 @@ def _rewardbench2_file(f: InputFile) -> dict:
     model = data.get("model")
     if isinstance(model, str) and model.strip():
         name = model.strip()
-    elif f.listed and len(f.parts) >= 2:
-        name = "/".join(f.parts[-2:-1] + (PurePosixPath(f.parts[-1]).stem,))
+    elif len(f.parts) >= 2:  # <org>/<model>.json
+        name = f"{f.parts[-2]}/{PurePosixPath(f.parts[-1]).stem}"
     else:
         name = PurePosixPath(f.label).stem
     details = [str(data[k]) for k in ("model_type",) if data.get(k)]
