@@ -976,8 +976,8 @@ def _ppe_table(f: InputFile, table: pa.Table, source: str, first_row: int) -> di
 
     scores = table["scores"].combine_chunks()
     if not _is_numbers(scores.type):
-        raise RetaInputError(f"{f.label}: column 'scores' holds {scores.type}, not lists of K "
-                             "correctness booleans")
+        raise RetaInputError(f"{f.label}: column 'scores' holds {_kind(scores.type)} per row, not a list "
+                             "of K correctness booleans")
     values, n_scores = _flat(scores)
     bad = np.flatnonzero((n_scores != k) | scores.is_null().to_numpy(zero_copy_only=False))
     if bad.size:
@@ -1093,8 +1093,10 @@ def _alpaca_file(f: InputFile) -> dict:
                          | ((preference < 1) | (preference > 2)).to_numpy())
     if bad.size:
         i = int(bad[0])
-        raise RetaInputError(f"{f.label}: {describe(i)}: preference {show(raw.iat[i])} is not a number "
-                             "in [1, 2]")
+        value = raw.iat[i]
+        raise RetaInputError(f"{f.label}: {describe(i)}: preference "
+                             f"{show(value.item() if isinstance(value, np.generic) else value)} is not a "
+                             "number in [1, 2]")
     given = frame["annotator"].dropna()
     annotator = str(given.iat[0]) if len(given) else (f.parts[-2] if len(f.parts) >= 2 else "unknown")
     frame = frame.assign(instruction=instruction, preference=preference.astype(float), source=f.label,
