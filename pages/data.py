@@ -57,7 +57,7 @@ def _import(kind: str, upload, params: dict) -> None:
 
 def _import_public(fmt: str, uploads: list, paths: tuple, texts, params: dict) -> None:
     _write(lambda: data.import_public(path, fmt, uploads, paths, texts, params),
-           **{UPLOADS: st.session_state[UPLOADS] + 1, "bench": params["name"]})
+           **{UPLOADS: st.session_state[UPLOADS] + 1, "bench": params["name"], "public_path": ""})
 
 
 def _remove_rm(rm: str) -> None:
