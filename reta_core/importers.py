@@ -348,6 +348,24 @@ def _require(f: InputFile, values, name: str, describe) -> None:
         raise RetaInputError(f"{f.label}: {describe(int(np.argmax(missing)))}: no field {show(name)}")
 
 
+def _keyed_records(f: InputFile, fields, required, what: str, key: str, name_of):
+    """A JSON list of objects, one per ``what``: (the parsed data, a DataFrame of
+    ``fields``, the ``key`` texts, ``describe(i)`` naming record i as ``name_of(i, key
+    text)``), after checking that ``key`` and every ``required`` field is there."""
+    data = _read_json(f)
+    frame = _record_frame(f, data, fields, what)
+    _require(f, frame[key], key, lambda i: f"{what} {i + 1}")
+    keys = _arrow(f, frame[key], key, "a text", _is_text, lambda i: f"{what} {i + 1}")
+    keys = keys.to_numpy(zero_copy_only=False).astype(object)
+
+    def describe(i):
+        return name_of(i, show(keys[i], 50))
+
+    for name in required:
+        _require(f, frame[name], name, describe)
+    return data, frame, keys, describe
+
+
 def _is_number(t) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_null(t)
 
@@ -607,18 +625,9 @@ def _no_twice(names, files, what: str) -> None:
 def _rewardmath_scores(f: InputFile, how: str):
     """(per-solution table: problem, solution, policy, score; repeats kept once; whether
     it is a process RM) of one scorer file."""
-    data = _read_json(f)
     fields = ["problem", "solution_reference", "score"]
-    frame = _record_frame(f, data, fields, "problem")
-    _require(f, frame["problem"], "problem", lambda i: f"problem {i + 1}")
-    problems = _arrow(f, frame["problem"], "problem", "a text", _is_text, lambda i: f"problem {i + 1}")
-    problems = problems.to_numpy(zero_copy_only=False)
-
-    def describe(i):
-        return f"problem {i + 1} ({show(problems[i], 50)})"
-
-    for name in fields[1:]:
-        _require(f, frame[name], name, describe)
+    data, frame, problems, describe = _keyed_records(f, fields, fields[1:], "problem", "problem",
+                                                     lambda i, text: f"problem {i + 1} ({text})")
     refs = _arrow(f, frame["solution_reference"], "solution_reference", "a list of texts (one per "
                   "solution)", _is_texts, describe)
     score = _arrow(f, frame["score"], "score", "a list of numbers (one per solution, or a list of "
@@ -651,18 +660,9 @@ def _rewardmath_scores(f: InputFile, how: str):
 def _rewardmath_texts(f: InputFile) -> pd.DataFrame:
     """The benchmark's own file: per solution (problem, solution, policy, response), the
     solution index counted within the problem; solution 0 must be the chosen one."""
-    data = _read_json(f)
     fields = ["problem", "eval_solution", "solution_reference", "solution_type"]
-    frame = _record_frame(f, data, fields, "solution")
-    _require(f, frame["problem"], "problem", lambda i: f"solution {i + 1}")
-    problems = _arrow(f, frame["problem"], "problem", "a text", _is_text, lambda i: f"solution {i + 1}")
-    problems = problems.to_numpy(zero_copy_only=False)
-
-    def describe(i):
-        return f"solution {i + 1} (problem {show(problems[i], 50)})"
-
-    for name in fields[1:]:
-        _require(f, frame[name], name, describe)
+    _, frame, problems, describe = _keyed_records(f, fields, fields[1:], "solution", "problem",
+                                                  lambda i, text: f"solution {i + 1} (problem {text})")
     steps = _arrow(f, frame["eval_solution"], "eval_solution", "a list of step texts",
                    lambda t: _is_texts(t) or _is_text(t), describe)
     response = pc.binary_join(steps, "\n") if pa.types.is_list(steps.type) else steps
@@ -1073,17 +1073,11 @@ def read_alpacaeval(files, progress=None) -> PublicPool:
 
 
 def _alpaca_file(f: InputFile) -> dict:
-    data = _read_json(f)
-    frame = _record_frame(f, data, list(ALPACA_FIELDS) + ["annotator", "dataset"], "record")
-    _require(f, frame["instruction"], "instruction", lambda i: f"record {i + 1}")
-    instruction = _arrow(f, frame["instruction"], "instruction", "a text", _is_text,
-                         lambda i: f"record {i + 1}").to_numpy(zero_copy_only=False).astype(object)
-
-    def describe(i):
-        return f"record {i + 1} ({show(instruction[i], 50)})"
-
-    for name in ("output_1", "generator_1", "output_2", "generator_2"):
-        _require(f, frame[name], name, describe)
+    texts = ("output_1", "generator_1", "output_2", "generator_2")
+    _, frame, instruction, describe = _keyed_records(f, list(ALPACA_FIELDS) + ["annotator", "dataset"], texts,
+                                                     "record", "instruction",
+                                                     lambda i, text: f"record {i + 1} ({text})")
+    for name in texts:
         _arrow(f, frame[name], name, "a text", _is_text, describe)
     raw = frame["preference"]
     if raw.isna().all():
