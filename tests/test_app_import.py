@@ -61,6 +61,11 @@ def test_uploaded_rewardbench2_files_are_checked_first_then_ranked_everywhere(de
     assert {"org1/rm-a", "org2/rm-b", "baseline_length"} <= set(shown.index)
     assert shown.loc["org1/rm-a", "reta_0.25"] == pytest.approx(F.RB2_RETA_QUARTER["org1/rm-a"])
     assert shown.loc["org2/rm-b", "reta_0.25"] == pytest.approx(F.RB2_RETA_QUARTER["org2/rm-b"])
+    for page in ("curves", "inspector", "reliability", "stability"):  # every page takes the new RMs
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        no_errors(at)
+        assert "org1/rm-a" in at.session_state["rm"]
 
 
 def test_a_server_folder_of_ppe_sets(demo_db, tmp_path):
