@@ -27,7 +27,8 @@ download them):
     entry per prompt (``id``, ``subset``, ``text``: the completions, each a list of chat
     messages or a string, ``scores``, ``num_correct``: the first ``num_correct``
     completions are correct), plus the scalar ``model``.  Oracle ``correct``, category
-    ``subset``; one RM per file (the ``model`` field, else ``org/model``).
+    ``subset``; one RM per file (the ``model`` field, else ``org/model``).  A file found
+    in a folder without ``scores`` (a generative judge's verdicts only) is skipped.
 ``ppe``
     PPE's best-of-K sets (Parquet): one row per (question, policy) with ``question_id``,
     ``model_name``, ``prompt``, ``response_1`` ... ``response_K``, ``scores`` (K
@@ -727,14 +728,18 @@ def read_rewardbench2(files, progress=None) -> PublicPool:
     prompts = []   # per file: the new prompts' table (id, subset, num_correct, n, prompt, source)
     responses = []  # per file: the new prompts' completions (response text)
     known = None    # id -> subset, num_correct, n, source
-    rms, descriptions, names = [], {}, []
+    rms, descriptions, names, skipped, used = [], {}, {}, [], []
     for step, f in enumerate(files):
         progress(step, len(files) + 1, f"reading {f.label}")
         parsed = _rewardbench2_file(f)
+        if "skip" in parsed:
+            skipped.append(_skip(f, parsed["skip"]))
+            continue
         if parsed["name"] in names:
             raise RetaInputError(f"{f.label}: RM {show(parsed['name'])} again (also from "
-                                 f"{files[names.index(parsed['name'])].label}); give each RM's file once")
-        names.append(parsed["name"])
+                                 f"{names[parsed['name']]}); give each RM's file once")
+        names[parsed["name"]] = f.label
+        used.append(f)
         table = parsed["prompts"].assign(source=f.label)
         if known is not None:
             _agree(f, table, known)
@@ -749,6 +754,9 @@ def read_rewardbench2(files, progress=None) -> PublicPool:
                     parsed["scores"]))
         descriptions[parsed["name"]] = parsed["description"]
     progress(len(files), len(files) + 1, "building the pool")
+    if not used:
+        raise RetaInputError(f"{files[0].label}: no RewardBench 2 file with per-completion scores among "
+                             "the files given")
     prompts = pd.concat(prompts, ignore_index=True)
     n = prompts["n"].to_numpy()
     owner = np.repeat(np.arange(len(prompts)), n)
@@ -774,13 +782,13 @@ def read_rewardbench2(files, progress=None) -> PublicPool:
         notes.append(f"{several:,} prompt{'s have' if several > 1 else ' has'} more than one correct "
                      "completion (num_correct > 1, as in the Ties subset).")
     return PublicPool(
-        format="rewardbench2", frame=frame, oracle=CORRECT, rms=names,
-        source=_source_label("rewardbench2", files),
+        format="rewardbench2", frame=frame, oracle=CORRECT, rms=list(names),
+        source=_source_label("rewardbench2", used),
         description=(f"RewardBench 2: {len(prompts):,} prompts with their completions, scored by "
                      f"{len(names)} RMs; oracle correct (the first num_correct completions), "
                      "category the subset."),
         oracle_description="1 for a correct completion (the first num_correct of the prompt), 0 otherwise",
-        rm_descriptions=descriptions, notes=notes)
+        rm_descriptions=descriptions, skipped=skipped, notes=notes)
 
 
 def _rewardbench2_file(f: InputFile) -> dict:
@@ -790,6 +798,8 @@ def _rewardbench2_file(f: InputFile) -> dict:
     if not isinstance(data, dict):
         raise RetaInputError(f"{f.label}: expected a JSON object of columns ({', '.join(RB2_FIELDS)}, "
                              f"...); it holds a JSON {type(data).__name__}")
+    if f.listed and "scores" not in data and "results" in data:  # a judge's file in a folder of results
+        return {"skip": "no per-completion scores (a generative judge's verdicts only)"}
     for name in RB2_FIELDS:
         if name not in data:
             raise RetaInputError(f"{f.label}: no field {show(name)}; it has: {', '.join(map(show, data))}")

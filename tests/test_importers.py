@@ -160,6 +160,19 @@ def test_rewardbench2_plain_text_completions_and_names_from_the_path(tmp_path, d
     assert reta(db, "rb2", 0.25)["someorg/some-rm"] == pytest.approx(2.0)
 
 
+def test_a_judges_file_without_scores_in_a_folder_is_skipped(tmp_path, db):
+    folder = F.rewardbench2_folder(tmp_path)
+    judge = F.rb2_columns("org1/rm-a")
+    del judge["scores"]
+    F.write_json(folder / "judges" / "some-judge.json", dict(judge, model="judges/some-judge"))
+    out = imported(db, "rewardbench2", folder, "--benchmark", "rb2")
+    assert ("Skipped (1): eval-set-scores/judges/some-judge.json (no per-completion scores (a generative "
+            "judge's verdicts only)).") in out
+    assert "judges/some-judge" not in {r["name"] for r in Store(db).benchmark_info("rb2")["rms"]}
+    status, _, err = call("--db", db, "import", "rewardbench2", folder / "judges", "--benchmark", "judges")
+    assert status == 2 and "no RewardBench 2 file with per-completion scores" in err
+
+
 def test_uploaded_files_are_named_by_their_model_field(tmp_path, db):
     folder = F.rewardbench2_folder(tmp_path)
     uploads = [(p.name, p.read_bytes()) for p in sorted(folder.rglob("*.json"))]
@@ -256,11 +269,12 @@ def rm_case(change=None, file="orm_a_reward.json", texts=False, extra=()):
     return build
 
 
-def rb2_case(change, file="org1/rm-a.json"):
+def rb2_case(change, file="org1/rm-a.json", named=False):
+    """RewardBench 2's folder with one file changed; the folder (or, ``named``, its files)."""
     def build(tmp):
         folder = F.rewardbench2_folder(tmp)
         edit_json(folder / file, change)
-        return ["rewardbench2", folder]
+        return ["rewardbench2"] + (sorted(folder.rglob("*.json")) if named else [folder])
     return build
 
 
@@ -335,7 +349,9 @@ FAILURES = {
         lambda tmp: ["rewardmath", text_file(tmp / "x_reward.json", "[{")],
         ["x_reward.json", "not valid JSON"]),
     # RewardBench 2
-    "rewardbench2: missing field": (rb2_case(lambda d: d.pop("scores")), ["rm-a.json", "no field 'scores'"]),
+    "rewardbench2: missing field": (rb2_case(lambda d: d.pop("scores"), named=True),
+                                    ["rm-a.json", "no field 'scores'"]),
+    "rewardbench2: missing id": (rb2_case(lambda d: d.pop("id")), ["rm-a.json", "no field 'id'"]),
     "rewardbench2: wrong list length": (rb2_case(setitem(["scores", 1], [0.3, 0.9, 0.1])),
                                         ["prompt id '101'", "3 scores for 4 completions"]),
     "rewardbench2: a column shorter than id": (rb2_case(setitem(["subset"], ["Math", "Focus"])),
