@@ -299,22 +299,24 @@ def _hub_files(fmt: str, text: str) -> list[InputFile]:
         raise
     except Exception as exc:  # noqa: BLE001 (the hub's boundary: offline, not found, refused)
         raise RetaInputError(f"{text}: cannot fetch it from the Hugging Face Hub "
-                             f"({show(_first_line(exc), 120)[1:-1]}); {hint}") from None
+                             f"({_first_line(exc, 120)}); {hint}") from None
 
 
 def _download_hint(repo: str, name: str, revision: str, inner: str, is_file: bool) -> str:
     local = f"{name}/{inner}".rstrip("/")
     if is_file:
         return (f"download https://huggingface.co/datasets/{repo}/resolve/{revision}/{inner} and put "
-                f"it at {local} (any folder will do), then import that path")
+                f"it at {local} (in any folder), then import that path")
     where = f"/tree/{revision}/{inner}" if inner else ""
     return (f"download the files of https://huggingface.co/datasets/{repo}{where} into a folder "
             f"{local} (keeping their names), then import that folder")
 
 
-def _first_line(exc: Exception) -> str:
+def _first_line(exc: Exception, limit: int | None = None) -> str:
+    """The first line of an exception's message (cut at ``limit`` characters)."""
     text = str(exc).strip()
-    return one_line(text.splitlines()[0]) if text else type(exc).__name__
+    line = one_line(text.splitlines()[0]) if text else type(exc).__name__
+    return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."
 
 
 # ------------------------------------------------------------------------ reading helpers
