@@ -63,6 +63,11 @@ def _combine(members: list, name: str, method: str, replace: bool) -> None:
     _write(lambda: data.add_ensemble(path, benchmark, members, name, method, replace), **updates)
 
 
+def _import_public(fmt: str, uploads: list, paths: tuple, texts, params: dict) -> None:
+    _write(lambda: data.import_public(path, fmt, uploads, paths, texts, params),
+           **{UPLOADS: st.session_state[UPLOADS] + 1, "bench": params["name"], "public_path": ""})
+
+
 def _remove_rm(rm: str) -> None:
     chosen = st.session_state.get("rm")
     updates = {f"data_remove_rm_ok_{rm}": False}
@@ -128,8 +133,8 @@ st.title("Data")
 st.caption(f"Database `{path}` · benchmark **{benchmark}** · oracle **{selection.oracle}**"
            + (f" · category **{selection.category}**" if selection.category else ""))
 _show_flash()
-browse, add_rm, combine, add_benchmark, remove = st.tabs(
-    ["Browse", "Add an RM", "Combine RMs", "Add a benchmark", "Remove"])
+browse, add_rm, combine, add_benchmark, public, remove = st.tabs(
+    ["Browse", "Add an RM", "Combine RMs", "Add a benchmark", "Import a public benchmark", "Remove"])
 
 with browse:
     st.subheader("Benchmarks")
@@ -304,6 +309,55 @@ with add_benchmark:
             _check_and_confirm("benchmark", upload, {
                 "name": name, "oracle_cols": oracle_cols, "rm_cols": rm_cols, "replace": replace,
                 "description": description.strip() or None, "baselines": baselines})
+
+with public:
+    st.markdown(
+        "Import a public benchmark from the files its authors published, with the RMs they scored: a real "
+        "benchmark with real RMs side by side. The README's *Public benchmarks* section says where to download "
+        "each format. Upload the files, or give a path on this server (a file or a folder, searched for the "
+        "format's files; `hf://datasets/ORG/NAME/PATH` where huggingface_hub and the network allow).")
+    fmt = st.selectbox("Format", list(data.PUBLIC_FORMATS), format_func=data.PUBLIC_FORMATS.get, key="public_format")
+    st.caption(f"Layout: {data.PUBLIC_LAYOUTS[fmt]}")
+    public_uploads = st.file_uploader("Files", type=list(data.PUBLIC_UPLOAD_TYPES), accept_multiple_files=True,
+                                      key=f"public_upload_{fmt}_{st.session_state[UPLOADS]}",
+                                      help=f"JSON or Parquet files as published; each up to {limit_mb} MB.")
+    server_path = st.text_input("…or a path on the server (a file, a folder or hf://datasets/ORG/NAME/PATH)",
+                                key="public_path", placeholder="e.g. ~/downloads/RewardMATH_official/results/RewardMATH")
+    texts_upload, step = None, None
+    if fmt == "rewardmath":
+        cols = st.columns([3, 2])
+        texts_upload = cols[0].file_uploader("Response texts (optional): RewardMATH's own benchmark file", type=["json"],
+                                             key=f"public_texts_{st.session_state[UPLOADS]}",
+                                             help="e.g. RewardMATH_direct.json: one object per solution with its steps.")
+        step = cols[1].selectbox("Process RMs: per-step scores aggregated by", data.STEP_AGGREGATES,
+                                 key="public_step", help="How a process RM's per-step scores become one score "
+                                                         "per solution (stated in the RM's description).")
+    cols = st.columns([2, 3], vertical_alignment="bottom")
+    public_name = cols[0].text_input("Benchmark name", value=fmt, key=f"public_name_{fmt}", max_chars=200)
+    public_description = cols[1].text_input("Description (optional)", key="public_description")
+    public_replace = st.checkbox("Replace a benchmark of that name (with all its RMs)", key="public_replace")
+    paths = tuple(p.strip() for p in [server_path] if p.strip())
+    if not public_uploads and not paths:
+        st.info("Upload the published files or give a path.", icon=":material/info:")
+    elif not public_name.strip():
+        st.info("Name the benchmark.", icon=":material/info:")
+    else:
+        params = {"name": public_name, "step_aggregate": step, "replace": public_replace,
+                  "description": public_description.strip() or None}
+        files = [(u.name, u.getvalue()) for u in public_uploads]
+        texts = (texts_upload.name, texts_upload.getvalue()) if texts_upload is not None else None
+        with st.spinner("Reading the files (nothing is written yet)…"):
+            result = data.check_public(path, stamp, fmt, tuple(u.file_id for u in public_uploads)
+                                       + ((texts_upload.file_id,) if texts_upload is not None else ()),
+                                       data.public_listing(fmt, paths), files, paths, texts, params)
+        if "error" in result:
+            st.error(result["error"], icon=":material/error:")
+            st.caption("Nothing was written. Fix the files or the choices above and try again.")
+        else:
+            st.markdown("**Check passed**: this is what the import will do.")
+            st.code(result["report"], language=None, wrap_lines=True)
+            st.button("Confirm import", type="primary", icon=":material/upload:", key="public_confirm",
+                      on_click=_import_public, args=(fmt, files, paths, texts, params))
 
 with remove:
     st.markdown(f"**Remove an RM** from benchmark **{benchmark}**")

@@ -118,6 +118,9 @@ row = listed[listed["prompt_id"].astype(str) == prompt_id].iloc[0]
 texts = data.load_responses(view.path, view.benchmark, prompt_id, view.stamp)
 responses = ev.with_texts(data.computed(view, "prompt_responses", rm, int(row["prompt_index"]), eta), texts)
 st.code("" if pd.isna(row["prompt"]) else str(row["prompt"]), language="markdown", wrap_lines=True)
+if texts["response"].isna().all():
+    st.info("This benchmark carries no response texts (it was imported without them, e.g. RewardMATH without "
+            "its texts file): ranks and scores are shown, the responses' texts are not.", icon=":material/info:")
 facts = st.columns(4)
 facts[0].metric("Responses", f"{int(row['n'])}")
 facts[1].metric("Pool mean oracle score", f"{row['mu']:.3f}")

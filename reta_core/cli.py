@@ -300,6 +300,59 @@ def cmd_ensemble(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    """``import FORMAT PATH ...``: a public benchmark's published files through
+    :func:`reta_core.importers.import_public` (ingest's checks and report)."""
+    from .importers import import_public
+
+    if args.format != "rewardmath" and (args.texts is not None or args.step_aggregate is not None):
+        raise UsageError(f"import: --texts and --step-aggregate apply to the rewardmath format only, "
+                         f"not {args.format}")
+    with Progress("importing") as bar:
+        report = import_public(_store(args), args.format, args.path, args.benchmark, texts=args.texts,
+                               step_aggregate=args.step_aggregate, replace=args.replace,
+                               description=args.description, baselines=not args.no_baselines,
+                               progress=bar.update)
+    print(report.to_text())
+    return 0
+
+
+def _import_command(command) -> None:
+    """The ``import`` subcommand's options (``command`` is build_parser's helper)."""
+    from .importers import FORMATS, STEP_AGGREGATES
+
+    p = command("import", cmd_import, "import a public benchmark's published files",
+                "Import a public benchmark from the files its authors published, with the RMs they "
+                "scored: rewardmath (results/RewardMATH/<scorer>_reward.json), rewardbench2 "
+                "(eval-set-scores/<org>/<model>.json), ppe (the best-of-K Parquet sets), alpacaeval "
+                "(results/<model>/<annotator>/annotations.json). A PATH is a file, a folder (searched "
+                "for that format's files) or hf://datasets/ORG/NAME/PATH (needs huggingface_hub and "
+                "the network). One validated all-or-nothing transaction; the report lists the RMs, "
+                "the oracle, pool sizes, coverage and every file or row skipped with its reason. "
+                "README, \"Public benchmarks\", says where to download each format.",
+                ["import rewardmath results/RewardMATH --benchmark rewardmath "
+                 "--texts RewardMATH_direct.json",
+                 "import rewardbench2 reward-bench-2-results/eval-set-scores --benchmark rb2",
+                 "import ppe PPE-MATH-Best-of-K PPE-GPQA-Best-of-K --benchmark ppe",
+                 "import alpacaeval alpaca_eval/results --benchmark alpacaeval --replace"])
+    p.add_argument("format", metavar="FORMAT", choices=list(FORMATS),
+                   help="one of " + ", ".join(FORMATS))
+    p.add_argument("path", metavar="PATH", nargs="+",
+                   help="a file, a folder or an hf://datasets/ORG/NAME/... path (repeatable)")
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    p.add_argument("--texts", metavar="FILE",
+                   help="rewardmath: the benchmark's own file (e.g. RewardMATH_direct.json), for the "
+                        "response texts")
+    p.add_argument("--step-aggregate", choices=STEP_AGGREGATES, default=None,
+                   help="rewardmath: how a process RM's per-step scores become one score per "
+                        "solution (default: min)")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="do not add the baseline_length and baseline_random scorers")
+    p.add_argument("--description", metavar="TEXT", help="a description of the benchmark")
+    p.add_argument("--replace", action="store_true",
+                   help="replace a benchmark of that name (with all its RMs)")
+
+
 def cmd_list(args) -> int:
     store = _store(args)
     names = store.benchmark_names()
@@ -717,6 +770,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "per-prompt mid-ranks")
     p.add_argument("--name", required=True, metavar="NAME", help="the derived RM's name")
     p.add_argument("--replace", action="store_true", help="replace an RM of that name")
+
+    _import_command(command)
 
     p = command("list", cmd_list, "list the benchmarks, their oracles and RMs",
                 "List the stored benchmarks with their oracles (the default marked), RMs "

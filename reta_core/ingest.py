@@ -71,7 +71,8 @@ class ImportReport:
     score.  ``missing``: per oracle/RM column of the file, the empty or NaN cells.
     ``excluded``: per oracle (alone) and per RM (with the default oracle), how many
     prompts will not count and why (docs/metric.md §1), keyed by
-    :data:`EXCLUSION_REASONS`.
+    :data:`EXCLUSION_REASONS`.  ``skipped`` and ``notes``: what an importer of published
+    files (:mod:`reta_core.importers`) left out, with its reason, and what it noticed.
     """
 
     kind: str  # "benchmark" or "rm"
@@ -91,6 +92,8 @@ class ImportReport:
     excluded: dict = field(default_factory=dict)
     replaced: bool = False
     dry_run: bool = False  # checked only (``dry_run=True``): nothing was written
+    skipped: list = field(default_factory=list)  # {"source", "reason"}: files or rows left out
+    notes: list = field(default_factory=list)    # sentences the user should read (e.g. mixed policies)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -126,7 +129,17 @@ class ImportReport:
                 parts.append(f"{scorer}{pair}: " + ", ".join(counts))
         lines.append("Prompts that will not count: " + ("; ".join(parts) if parts else "none")
                      + ".")
+        lines += self._skipped_and_notes()
         return "\n".join(lines)
+
+    def _skipped_and_notes(self) -> list[str]:
+        """The lines for ``skipped`` (each with its reason) and ``notes``; none when empty."""
+        lines = []
+        if self.skipped:
+            lines.append(f"Skipped ({len(self.skipped)}): " + "; ".join(
+                f"{s['source']} ({s['reason']})" for s in self.skipped) + ".")
+        lines += [f"Note: {note}" for note in self.notes]
+        return lines
 
 
 # ------------------------------------------------------------------------ helpers

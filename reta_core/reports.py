@@ -313,7 +313,7 @@ def top_dips(reliability: pd.DataFrame) -> pd.DataFrame:
         bins = len(g)
         top = g.iloc[0]
         later = g.iloc[1:max(2, int(np.ceil(bins / 4)) + 1)]
-        later = later[later["n_responses"] > 0]
+        later = later[(later["n_responses"] > 0) & np.isfinite(later["ci_low"])]
         if later.empty or not np.isfinite(top["ci_high"]):
             continue
         peak = later.loc[later["ci_low"].idxmax()]

@@ -206,4 +206,6 @@ def test_reliability_dip_is_called_out_only_outside_the_band(demo_pool):
                           "n_responses": 10, "ci_low": [0.7, 0.85, 0.8, 0.8], "ci_high": [1.1, 1.3, 1.2, 1.2],
                           "u_low": 0, "u_high": 1})
     assert reports.top_dips(noisy).empty
+    # bins without a band (too few prompts to resample) never call a dip, nor fail
+    assert reports.top_dips(noisy.assign(ci_low=np.nan)).empty
     assert "no dip at the top" in readings.reliability_reading(reports.top_dips(noisy), 4)

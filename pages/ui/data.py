@@ -18,7 +18,7 @@ from typing import NamedTuple
 import pandas as pd
 import streamlit as st
 
-from reta_core import ensembles, export, ingest
+from reta_core import ensembles, export, importers, ingest
 from reta_core.demo import build_demo
 from reta_core.errors import RetaInputError
 from reta_core.evaluation import Evaluation, MetricResult
@@ -231,3 +231,37 @@ def remove_rm(path: str, benchmark: str, rm: str) -> None:
 
 def remove_benchmark(path: str, name: str) -> None:
     get_store(path).remove_benchmark(name)
+
+
+# --------------------------------------------------------------------- public benchmarks (importers)
+PUBLIC_FORMATS = importers.FORMATS
+PUBLIC_LAYOUTS = importers.LAYOUTS
+PUBLIC_UPLOAD_TYPES = importers.UPLOAD_TYPES
+STEP_AGGREGATES = importers.STEP_AGGREGATES
+
+
+def public_listing(fmt: str, paths: tuple) -> tuple:
+    """A cache key for files on the server: it changes when they do."""
+    return importers.listing_stamp(fmt, paths)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def check_public(path: str, stamp: str, fmt: str, uploaded: tuple, listing: tuple, _uploads: list,
+                 paths: tuple, _texts, params: dict) -> dict:
+    """A dry run of a public benchmark's import (every check, nothing written):
+    ``{'report': text}`` or ``{'error': one line}``.  ``uploaded`` (file ids) and
+    ``listing`` (:func:`public_listing`) stand for the files in the cache key."""
+    try:
+        report = import_public(path, fmt, _uploads, paths, _texts, params, dry_run=True)
+    except RetaInputError as exc:
+        return {"error": str(exc)}
+    return {"report": report.to_text()}
+
+
+def import_public(path: str, fmt: str, uploads: list, paths: tuple, texts, params: dict, dry_run: bool = False):
+    """Import (or with ``dry_run`` check) a public benchmark from uploaded files
+    ``[(name, bytes)]``, server ``paths`` and an optional texts upload ``(name, bytes)``:
+    the same validated path as ``python -m reta_core import``."""
+    return importers.import_uploads(get_store(path), fmt, uploads, params["name"], paths=list(paths),
+                                    texts_upload=texts, max_bytes=max_upload_bytes(), dry_run=dry_run,
+                                    **{k: v for k, v in params.items() if k != "name"})
