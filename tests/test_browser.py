@@ -307,6 +307,8 @@ def test_curves_eta_slider_downloads_and_url(server, page, context):
     thumb.focus()
     for _ in range(3):
         page.keyboard.press("ArrowRight")
+    # the runs the key presses start settle on a larger eta, with the values at it
+    page.wait_for_function("() => parseFloat(document.querySelector('.st-key-eta input').value) > 0.1")
     page.wait_for_function(f"before => document.querySelector({TABLES!r}).textContent !== before", arg=before)
     wait_idle(page)
     assert_no_error(page)
