@@ -566,3 +566,9 @@ def test_export_chart_inspector_needs_one_rm_and_a_prompt(demo_db, tmp_path):
         status, _, err = call("--db", demo_db, "export-chart", "--benchmark", "demo", "--chart", "inspector",
                               *args, "--out", tmp_path / "x.html")
         assert status == 2 and message in err and err.count("\n") == 1
+
+
+def test_small_print_fixes():
+    assert cli._cell(-0.00001, ".4f") == "0.0000" and cli._cell(-0.5, ".4f") == "-0.5000"
+    status, out, _ = call("export-chart", "--help")
+    assert status == 0 and "%%" not in out and "95 %" in out

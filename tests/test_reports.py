@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from reta_core import metrics as M
-from reta_core import prompts, readings, reports
+from reta_core import prompts, readings, reports, scorers
 from reta_core.errors import RetaInputError
 from reta_core.evaluation import Evaluation
 from reta_core.reports import LEADERBOARD_ETAS, eta_label
@@ -209,3 +209,17 @@ def test_reliability_dip_is_called_out_only_outside_the_band(demo_pool):
     # bins without a band (too few prompts to resample) never call a dip, nor fail
     assert reports.top_dips(noisy.assign(ci_low=np.nan)).empty
     assert "no dip at the top" in readings.reliability_reading(reports.top_dips(noisy), 4)
+
+
+def test_display_helpers_and_the_band_based_length_warning():
+    assert readings.band(-0.9444, -0.6731) == "-0.944 to -0.673"  # not "-0.944–-0.673"
+    assert readings.band(0.9, 1.034) == "0.900–1.034" and readings.band(np.nan, 1.0) == "-"
+    assert readings.number(-0.00001) == "0.0000" and readings.number(-0.00001, sign=True) == "+0.0000"
+    grid = M.default_eta_grid(11)
+    assert all(len(f"{e:.15g}".lstrip("0.").rstrip("0")) <= 5 for e in grid[1:-1])  # 4 significant digits
+    assert grid[0] == 1 / 11 and grid[-1] == 1.0 and np.all(np.diff(grid) > 1e-6)  # ends exact, no twins
+    table = pd.DataFrame({"rm": ["a", "b", "baseline_length"], "reta_at_eta_star": [1.30, 1.21, 1.20],
+                          "reta_at_eta_star_low": [1.25, 1.10, 1.15], "reta_at_eta_star_high": [1.35, 1.3, 1.24]})
+    # b's point estimate is above the baseline's, but its band reaches below the baseline's band
+    assert scorers.rms_not_beating_length(table) == ["b"]
+    assert scorers.rms_not_beating_length(table.drop(columns=["reta_at_eta_star_low", "reta_at_eta_star_high"])) == []
