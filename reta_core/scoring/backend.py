@@ -57,6 +57,7 @@ class Backend:
 
     name = "backend"
     default_batch_size = 16
+    allow_partial = False  # set by the run: a request failing after its retries -> "failed"
 
     def __init__(self, spec: dict):
         self.spec = dict(spec)

@@ -205,6 +205,7 @@ def score_benchmark(store, benchmark: str, name: str, spec: dict, *, kind: str =
             run = None
         if backend is None:
             backend = build_backend(spec)
+        backend.allow_partial = allow_partial
         label = _label(backend)
         check_target(store, benchmark, name, kind, replace, description, label)
         started = time.monotonic()
