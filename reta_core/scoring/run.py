@@ -211,41 +211,55 @@ def score_benchmark(store, benchmark: str, name: str, spec: dict, *, kind: str =
         started = time.monotonic()
         work = plan(store, benchmark, backend, state, run, progress)
         total = len(work.items)
-        if run is None:
+        new_run = run is None
+        if new_run:
             run = {"id": state.start_run(_db_key(store), benchmark, str(info["created_at"]), kind,
                                          name, spec, total), "staged": 0}
-        fresh = work.done[~work.done["resumed"]]
-        if len(fresh):  # cached (and text-less) results: staged at once
-            state.stage(run["id"], fresh["response_code"], fresh["score"], fresh["status"],
-                        fresh["truncated"], from_cache=True)
-        done = len(work.done)
-        progress(done, total, f"{len(fresh):,} from the cache")
-        if engine == "ray":
-            from .ray_engine import score_on_ray
-
-            results = score_on_ray(spec, work.pending, run["id"], state,
-                                   batch_size or backend.default_batch_size,
-                                   allow_partial=allow_partial, progress=progress,
-                                   done=done, total=total, **(ray_options or {}))
-        else:
-            score_locally(backend, work.pending, run["id"], state,
-                          batch_size or backend.default_batch_size, allow_partial,
-                          progress, done, total)
-        seconds = time.monotonic() - started
-        staged = state.staged(run["id"])
-        report = _report(backend, benchmark, name, kind, total, work, staged, seconds, engine,
-                         state)
-        if len(staged) != total:  # should not happen: every pending pair was staged
-            raise ScoringError(f"{state.path}: {total - len(staged):,} responses have no result; "
-                               "run again with --resume")
-        report.imported = _add(store, benchmark, name, kind, staged, label, replace, description,
-                               allow_partial, report)
-        state.end_run(run["id"], "done")
-        return report
+        try:
+            return _score(store, benchmark, name, spec, kind, replace, description, allow_partial,
+                          batch_size, engine, ray_options, progress, state, backend, label, work,
+                          run, total, started)
+        except BaseException:
+            if new_run and not state.computed(run["id"]):
+                state.end_run(run["id"], "abandoned")  # nothing of its own to resume
+            raise
     finally:
         if owned and backend is not None:
             backend.close()
         state.close()
+
+
+def _score(store, benchmark, name, spec, kind, replace, description, allow_partial, batch_size,
+           engine, ray_options, progress, state, backend, label, work, run, total, started):
+    """Stage the cached results, score the pending pairs, add the RM (or oracle)."""
+    fresh = work.done[~work.done["resumed"]]
+    if len(fresh):  # cached (and text-less) results: staged at once
+        state.stage(run["id"], fresh["response_code"], fresh["score"], fresh["status"],
+                    fresh["truncated"], from_cache=True)
+    done = len(work.done)
+    progress(done, total, f"{len(fresh):,} from the cache")
+    if engine == "ray":
+        from .ray_engine import score_on_ray
+
+        score_on_ray(spec, work.pending, run["id"], state,
+                     batch_size or backend.default_batch_size,
+                     allow_partial=allow_partial, progress=progress,
+                     done=done, total=total, **(ray_options or {}))
+    else:
+        score_locally(backend, work.pending, run["id"], state,
+                      batch_size or backend.default_batch_size, allow_partial,
+                      progress, done, total)
+    seconds = time.monotonic() - started
+    staged = state.staged(run["id"])
+    report = _report(backend, benchmark, name, kind, total, work, staged, seconds, engine,
+                     state)
+    if len(staged) != total:  # should not happen: every pending pair was staged
+        raise ScoringError(f"{state.path}: {total - len(staged):,} responses have no result; "
+                           "run again with --resume")
+    report.imported = _add(store, benchmark, name, kind, staged, label, replace, description,
+                           allow_partial, report)
+    state.end_run(run["id"], "done")
+    return report
 
 
 def _resumed_spec(stored: dict, given: dict) -> dict:

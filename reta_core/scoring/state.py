@@ -169,6 +169,11 @@ class ScoringState:
                              [state, _now(), run])
             self.con.execute("DELETE FROM staged WHERE run = ?", [run])
 
+    def computed(self, run: int) -> int:
+        """Results the run computed itself (not taken from the cache)."""
+        return int(self.con.execute("SELECT count(*) FROM staged WHERE run = ? AND from_cache = 0",
+                                    [run]).fetchone()[0])
+
     def staged(self, run: int) -> pd.DataFrame:
         rows = self.con.execute("SELECT response_code, score, status, truncated, from_cache "
                                 "FROM staged WHERE run = ?", [run]).fetchall()

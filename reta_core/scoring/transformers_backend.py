@@ -72,6 +72,8 @@ class TransformersBackend(Backend):
         if spec.get("dtype", "auto") not in DTYPES:
             raise ScoringError(f"--dtype: choose one of {', '.join(DTYPES)}")
         trust = bool(spec.get("trust_remote_code", False))
+        if self.model_id.startswith(("/", "./", "../", "~")) and not Path(self.model_id).expanduser().is_dir():
+            raise ScoringError(f"{self.model_id}: no such model folder")
         try:
             self.tokenizer = self.transformers.AutoTokenizer.from_pretrained(
                 self.model_id, revision=spec.get("revision"), trust_remote_code=trust)
