@@ -570,11 +570,19 @@ def import_upload(store, kind: str, file_name: str, data: bytes, *, max_bytes: i
         return importer(store, path, source_name=path.name, **kwargs)
 
 
-def rm_template(store, benchmark: str) -> pd.DataFrame:
+def rm_template(store, benchmark: str, texts: bool = False) -> pd.DataFrame:
     """An RM file of the expected shape for ``benchmark``: its ``prompt_id`` and
     ``response_id`` in pool order and an empty ``score`` column to fill in (the file
-    :func:`add_rm_scores` reads with the score column found by itself)."""
-    pool = _as_store(store).load_pool(benchmark, oracles=[], rms=[])
-    return pd.DataFrame({"prompt_id": np.repeat(pool.prompt_ids, pool.pool_sizes).astype(str),
-                         "response_id": pool.response_ids.astype(str),
-                         "score": np.full(pool.n_responses, np.nan)})
+    :func:`add_rm_scores` reads with the score column found by itself).  ``texts``:
+    also the ``prompt`` and ``response`` to score (give the score column's name to
+    :func:`add_rm_scores` then, as ``score``)."""
+    store = _as_store(store)
+    pool = store.load_pool(benchmark, oracles=[], rms=[])
+    frame = pd.DataFrame({"prompt_id": np.repeat(pool.prompt_ids, pool.pool_sizes).astype(str),
+                          "response_id": pool.response_ids.astype(str)})
+    if texts:
+        table = store.load_texts(benchmark)
+        frame["prompt"] = table["prompt"].to_pylist()
+        frame["response"] = table["response"].to_pylist()
+    frame["score"] = np.full(pool.n_responses, np.nan)
+    return frame

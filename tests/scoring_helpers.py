@@ -148,6 +148,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops connections that come all at once
     daemon_threads = True
 
+    def handle_error(self, request, client_address):  # a client that timed out: quiet
+        pass
+
 
 class LocalServer:
     """A ThreadingHTTPServer on 127.0.0.1 (a free port) in a daemon thread."""

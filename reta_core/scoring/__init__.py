@@ -18,6 +18,6 @@ the command line stay fast and work without them.
 """
 from __future__ import annotations
 
-from .pool_export import EXPORT_SUFFIXES, export_pool, pool_table
+from .pool_export import EXPORT_SUFFIXES, export_pool, pool_bytes, pool_table
 
-__all__ = ["EXPORT_SUFFIXES", "export_pool", "pool_table"]
+__all__ = ["EXPORT_SUFFIXES", "export_pool", "pool_bytes", "pool_table"]

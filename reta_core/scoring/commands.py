@@ -44,7 +44,8 @@ def cmd_export_pool(args) -> int:
 def backend_spec(args, backend: str | None) -> dict:
     """The backend spec the options describe (empty when resuming without --backend)."""
     cli = _cli()
-    given = {dest for dest in _BACKEND_OPTIONS if getattr(args, dest, None) not in (None, False)}
+    given = {dest for dest in _BACKEND_OPTIONS
+             if getattr(args, dest, None) is not None and getattr(args, dest) is not False}
     if backend is None:
         if given and not args.resume:
             raise cli.UsageError(f"{args.command}: name the backend with --backend")

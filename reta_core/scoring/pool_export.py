@@ -86,6 +86,20 @@ def export_pool(store, benchmark: str, out) -> dict:
             "prompts": len(set(table["prompt_id"].to_pylist())), "format": suffix.lstrip(".")}
 
 
+def pool_bytes(store, benchmark: str, suffix: str = ".jsonl.gz") -> bytes:
+    """The file :func:`export_pool` writes, as bytes (the dashboard's download)."""
+    import shutil
+
+    suffix = export_suffix("pool" + suffix)
+    folder = Path(tempfile.mkdtemp(prefix="reta_pool_"))
+    try:
+        path = folder / ("pool" + suffix)
+        write_table(pool_table(store, benchmark).select(list(EXPORT_COLUMNS)), path, suffix)
+        return path.read_bytes()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def write_table(table: pa.Table, path: Path, suffix: str) -> None:
     """``table`` to ``path`` in the format of ``suffix``, atomically (a temporary file
     beside it, then a rename)."""
