@@ -127,6 +127,11 @@ def score_on_ray(spec: dict, pending: pd.DataFrame, run: int, state, batch_size:
         blocks = max(1, min(len(todo) // max(batch_size, 1), 4 * replicas * 8))
         ds = ray.data.from_arrow(table).repartition(blocks)
         remote = {"num_gpus": gpus_per_replica} if gpus_per_replica else {"num_cpus": 1}
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if not gpus_per_replica and replicas >= cpus:  # the data tasks need a CPU too
+            raise RetaInputError(f"--replicas {replicas}: each CPU replica takes a CPU and Ray Data "
+                                 f"needs one more, but the cluster has {cpus:g}; use at most "
+                                 f"{max(int(cpus) - 1, 1)} (or --gpus-per-replica)")
         if runtime_env:
             remote["runtime_env"] = runtime_env
         scored = ds.map_batches(
