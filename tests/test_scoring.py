@@ -266,6 +266,23 @@ def test_label_adds_the_judge_as_an_oracle(db, server, tmp_path):
     assert status == 2 and "placeholder" in err
 
 
+def test_a_pair_that_occurs_twice_is_counted_once_from_the_cache(tmp_path, server):
+    from reta_core.ingest import import_frame
+
+    n = 1000  # more than one lookup chunk (900 keys), pairs repeated across chunks
+    frame = pd.DataFrame({"prompt_id": [f"p{i // 4}" for i in range(2 * n)],
+                          "response_id": [f"r{i}" for i in range(2 * n)],
+                          "prompt": ["one prompt"] * (2 * n),
+                          "response": [f"answer {i % 600}" for i in range(2 * n)],  # twice, 600 apart
+                          "judge": np.arange(2 * n) % 10 + 1.0})
+    db = tmp_path / "dup.duckdb"
+    import_frame(Store(db), frame, "dup", ["judge"], rm_cols=[])
+    args = ["--db", db, "score", "--benchmark", "dup", "--backend", "http", "--url", server.url]
+    ok(*args, "--rm", "first")
+    out, _ = ok(*args, "--rm", "second")
+    assert f"0 computed" in out and f"{2 * n:,} from the cache" in out
+
+
 def test_existing_name_fails_before_anything_is_sent(db, server):
     status, _, err = call("--db", db, "score", "--benchmark", "demo", "--rm", "strong_rm", "--backend", "http",
                           "--url", server.url)

@@ -141,7 +141,7 @@ def plan(store, benchmark: str, backend: Backend, state: ScoringState, run: dict
     rest = items[~items["response_code"].isin(done_codes)]
     hits = state.cached(rest["key"])
     if len(hits):
-        cached = rest[["response_code", "key"]].merge(hits, on="key")
+        cached = rest[["response_code", "key"]].merge(hits.drop_duplicates("key"), on="key")
         cached = cached.assign(from_cache=1)[columns]
         parts.append(cached)
     done = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \

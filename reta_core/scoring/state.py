@@ -119,7 +119,7 @@ class ScoringState:
     # ------------------------------------------------------------------ cache
     def cached(self, keys) -> pd.DataFrame:
         """The cached entries among ``keys``: key, score (NaN when none), status, truncated."""
-        keys = list(keys)
+        keys = list(dict.fromkeys(keys))  # a pair that occurs twice is looked up once
         frames = []
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start:start + _CHUNK]
