@@ -230,6 +230,18 @@ with add_rm:
                        file_name=f"{benchmark}_rm_template.csv", mime="text/csv", key="data_template",
                        icon=":material/download:",
                        help="The benchmark's prompt_id and response_id with an empty score column to fill in.")
+    with_texts = st.columns(2)
+    with_texts[0].download_button(
+        f"Template with texts for {benchmark} (CSV)", lambda: data.rm_template_texts_csv(path, benchmark, stamp),
+        file_name=f"{benchmark}_rm_template_texts.csv", mime="text/csv", key="data_template_texts",
+        icon=":material/download:", on_click="ignore",
+        help="The template with the prompt and response of every row; upload it back with the score column filled in.")
+    with_texts[1].download_button(
+        "Download the pool to score (JSON Lines)", lambda: data.pool_file(path, benchmark, stamp),
+        file_name=f"{benchmark}_pool.jsonl.gz", mime="application/gzip", key="data_pool", icon=":material/download:",
+        on_click="ignore",
+        help="prompt_id, response_id, prompt, response, category and messages (the conversation in chat format), "
+             "as `python -m reta_core export-pool` writes it. Or score it here: `python -m reta_core score`.")
     st.caption(f"Limits: files up to {limit_mb} MB (server.maxUploadSize). A file that fails any check writes "
                "nothing; the report says why.")
     upload, described = _uploaded("RM score file", "rm")

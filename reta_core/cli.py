@@ -890,6 +890,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
     p.add_argument("--rm", metavar="NAME", help="remove only this RM")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    from .scoring.commands import add_commands  # export-pool, score, label (issue 10)
+
+    add_commands(command)
     return parser
 
 

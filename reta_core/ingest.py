@@ -104,12 +104,18 @@ class ImportReport:
         if self.dry_run:
             verb = "Checked, nothing written yet: would " + ("replace" if self.replaced else "import")
         what = (f"benchmark {self.benchmark!r}" if self.kind == "benchmark"
+                else f"oracle {self.oracles[-1]!r} into benchmark {self.benchmark!r}"
+                if self.kind == "oracle"
                 else f"RM {self.rms[0]!r} into benchmark {self.benchmark!r}")
         lines = [
             f"{verb} {what} from {self.source}: {self.rows:,} rows read.",
             f"Benchmark: {self.prompts:,} prompts, {self.responses:,} responses, pool size "
             f"min {ps['min']}, median {ps['median']:g}, max {ps['max']}.",
         ]
+        if self.kind == "oracle":
+            name = self.oracles[-1]
+            lines.append(f"Oracle {name}: {self.coverage[name]:.1%} covered, "
+                         f"{self.missing.get(name, 0):,} empty.")
         if self.kind == "benchmark":
             lines.append("Oracles: " + "; ".join(
                 f"{o}{' (default)' if o == self.default_oracle else ''}: "
@@ -467,6 +473,55 @@ def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None
     return report
 
 
+def add_oracle_scores(store, file, benchmark: str, oracle: str, score_column: str | None = None,
+                      replace: bool = False, description: str | None = None, *,
+                      source_name: str | None = None, progress=None,
+                      dry_run: bool = False) -> ImportReport:
+    """Add an oracle to ``benchmark`` from a score file (or DataFrame) shaped like an RM
+    file, with the same checks as :func:`add_rm_scores`, in one transaction (e.g. an LLM
+    judge's labels, ``python -m reta_core label``).  The default oracle is never
+    replaced."""
+    store, progress, src = _start(store, file, source_name, progress, "oracle", oracle)
+    with src:
+        label = src.label
+        src.require_columns(["response_id"], "required")
+        score_column = _rm_score_column(src, score_column)
+        info = store.benchmark_info(benchmark)
+        oracle_names = [o["name"] for o in info["oracles"]]
+        if oracle in [r["name"] for r in info["rms"]]:
+            raise RetaInputError(f"{label}: oracle name {show(oracle)} is an RM of benchmark "
+                                 f"{show(benchmark)}; choose another name")
+        exists = oracle in oracle_names
+        if exists and (not replace or oracle == info["default_oracle"]):
+            why = ("it is the default oracle" if replace else
+                   "choose another name or replace it (--replace)")
+            raise RetaInputError(f"{label}: oracle {show(oracle)} exists already in benchmark "
+                                 f"{show(benchmark)}; {why}")
+        progress(20, 100, "checking the rows")
+        src.check_ids(["response_id"] + (["prompt_id"] if "prompt_id" in src.types else []))
+        src.check_scores(score_column)
+        pool = store.load_pool(benchmark, oracles=[], rms=[])
+        progress(50, 100, "matching the responses")
+        scores, rows, n_missing = _match_rm(src, pool, benchmark, score_column)
+    names = [o for o in oracle_names if o != oracle] + [oracle]
+    report = ImportReport(
+        kind="oracle", benchmark=benchmark, source=label, rows=src.n_rows,
+        prompts=pool.n_prompts, responses=pool.n_responses, pool_size=_pool_sizes(pool),
+        default_oracle=info["default_oracle"], oracles=names, coverage={oracle: _coverage(scores)},
+        missing={oracle: n_missing}, replaced=exists,
+        excluded={oracle: exclusions(pool, scores)})
+    if dry_run:
+        report.dry_run = True
+        progress(100, 100, "checked")
+        return report
+    progress(70, 100, "writing to the database")
+    store.write_oracle(benchmark, {"name": oracle, "description": description,
+                                   "n_scored": int(np.isfinite(scores).sum())},
+                       rows, replace=replace, source=label, expect_created_at=info["created_at"])
+    progress(100, 100, "done")
+    return report
+
+
 def _rm_score_column(src: Source, score_column):
     if score_column is not None:
         src.require_columns([score_column], "named as score column")
@@ -535,11 +590,19 @@ def import_upload(store, kind: str, file_name: str, data: bytes, *, max_bytes: i
         return importer(store, path, source_name=path.name, **kwargs)
 
 
-def rm_template(store, benchmark: str) -> pd.DataFrame:
+def rm_template(store, benchmark: str, texts: bool = False) -> pd.DataFrame:
     """An RM file of the expected shape for ``benchmark``: its ``prompt_id`` and
     ``response_id`` in pool order and an empty ``score`` column to fill in (the file
-    :func:`add_rm_scores` reads with the score column found by itself)."""
-    pool = _as_store(store).load_pool(benchmark, oracles=[], rms=[])
-    return pd.DataFrame({"prompt_id": np.repeat(pool.prompt_ids, pool.pool_sizes).astype(str),
-                         "response_id": pool.response_ids.astype(str),
-                         "score": np.full(pool.n_responses, np.nan)})
+    :func:`add_rm_scores` reads with the score column found by itself).  ``texts``:
+    also the ``prompt`` and ``response`` to score (give the score column's name to
+    :func:`add_rm_scores` then, as ``score``)."""
+    store = _as_store(store)
+    pool = store.load_pool(benchmark, oracles=[], rms=[])
+    frame = pd.DataFrame({"prompt_id": np.repeat(pool.prompt_ids, pool.pool_sizes).astype(str),
+                          "response_id": pool.response_ids.astype(str)})
+    if texts:
+        table = store.load_texts(benchmark)
+        frame["prompt"] = table["prompt"].to_pylist()
+        frame["response"] = table["response"].to_pylist()
+    frame["score"] = np.full(pool.n_responses, np.nan)
+    return frame

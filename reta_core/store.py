@@ -473,6 +473,19 @@ class Store:
                 f"{self.path}: benchmark {show(benchmark)} has no prompt {show(str(prompt_id))}")
         return df
 
+    def load_texts(self, benchmark: str) -> pa.Table:
+        """Every response of ``benchmark`` with its texts, in pool order (Arrow):
+        response_code, prompt_id, response_id, prompt, response, category, policy.
+        The pool to score (docs/metric.md §12) and the file ``export-pool`` writes."""
+        with self._read() as con:
+            self._require_benchmark(con, benchmark)
+            return con.sql(
+                "SELECT r.response_code, r.prompt_id, r.response_id, p.prompt, r.response, "
+                "p.category, r.policy FROM responses r JOIN prompts p "
+                "ON p.benchmark = r.benchmark AND p.prompt_code = r.prompt_code "
+                "WHERE r.benchmark = ? ORDER BY r.response_code", params=[benchmark]
+            ).to_arrow_table()
+
     # ------------------------------------------------------------ write API
     def remove_benchmark(self, name: str) -> None:
         """Delete a benchmark with its prompts, responses, oracles and RMs."""
@@ -556,6 +569,47 @@ class Store:
                 "is_derived": [bool(rm_row.get("is_derived", False))],
             }))
             _insert_scores(con, "rm_scores", benchmark, scores, {name: "score"})
+
+    def write_oracle(self, benchmark: str, oracle_row: dict, scores: pa.Table,
+                     replace: bool = False, source: str | None = None,
+                     expect_created_at=None) -> None:
+        """Insert one oracle (``oracle_row``: name, description, n_scored) and its scores
+        (Arrow: response_code, score) in one transaction, after the benchmark's
+        existing oracles; ``replace`` drops an oracle of that name first (never the
+        default oracle).  ``expect_created_at`` as in :meth:`write_rm`."""
+        name = oracle_row["name"]
+        with self._write() as con:
+            self._require_benchmark(con, benchmark)
+            created, default = first_row(
+                con, "SELECT created_at, default_oracle FROM benchmarks WHERE name = ?",
+                [benchmark])
+            if expect_created_at is not None and created != expect_created_at:
+                raise RetaInputError(
+                    f"{source or self.path}: benchmark {show(benchmark)} was replaced while "
+                    "the scores were being made; label it again")
+            if name in self._scorer_names(con, "rms", benchmark):
+                raise RetaInputError(f"{source or self.path}: {show(name)} is an RM of benchmark "
+                                     f"{show(benchmark)}; choose another oracle name")
+            if name in self._scorer_names(con, "oracles", benchmark):
+                if not replace or name == default:
+                    why = ("it is the default oracle" if replace else
+                           "choose another name or replace it (--replace)")
+                    raise RetaInputError(f"{source or self.path}: oracle {show(name)} exists "
+                                         f"already in benchmark {show(benchmark)}; {why}")
+                con.execute("DELETE FROM oracle_scores WHERE benchmark = ? AND oracle = ?",
+                            [benchmark, name])
+                con.execute("DELETE FROM oracles WHERE benchmark = ? AND name = ?",
+                            [benchmark, name])
+            position = first_row(
+                con, "SELECT coalesce(max(position) + 1, 0) FROM oracles WHERE benchmark = ?",
+                [benchmark])[0]
+            _insert(con, "oracles", benchmark, pa.table({
+                "name": [name],
+                "description": pa.array([oracle_row.get("description")], pa.string()),
+                "position": pa.array([int(position)], pa.int32()),
+                "n_scored": pa.array([int(oracle_row["n_scored"])], pa.int64()),
+            }))
+            _insert_scores(con, "oracle_scores", benchmark, scores, {name: "score"})
 
 
 # ------------------------------------------------------------------ module helpers

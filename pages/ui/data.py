@@ -174,6 +174,21 @@ def rm_template_csv(path: str, benchmark: str, stamp: str) -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
+def rm_template_texts_csv(path: str, benchmark: str, stamp: str) -> bytes:
+    """The RM template with the prompt and response texts (``ingest.rm_template``)."""
+    return export.table_to_csv_bytes(ingest.rm_template(get_store(path), benchmark, texts=True))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def pool_file(path: str, benchmark: str, stamp: str) -> bytes:
+    """The pool to score as JSON Lines, gzipped: what ``export-pool`` writes
+    (prompt_id, response_id, prompt, response, category, messages)."""
+    from reta_core.scoring import pool_bytes
+
+    return pool_bytes(get_store(path), benchmark, ".jsonl.gz")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
 def describe_upload(file_id: str, file_name: str, _data: bytes) -> dict:
     """``source.describe_file`` of an uploaded file, or ``{'error': one line}``."""
     try:
