@@ -144,9 +144,22 @@ class TransformersBackend(Backend):
             return tok(prompt, response, truncation="longest_first", max_length=limit)["input_ids"], True
 
     def encode(self, prompts, responses) -> tuple[list, np.ndarray]:
-        encode = self._encode_chat if self.chat_template else self._encode_pair
-        pairs = [encode(p, r) for p, r in zip(prompts, responses)]
-        return [ids for ids, _ in pairs], np.array([cut for _, cut in pairs], dtype=bool)
+        """Token ids of a batch and which were truncated.  The batch is tokenised in one
+        call (the fast tokenizer's own batching); only inputs over the limit go through
+        the one-at-a-time truncation of :meth:`_encode_chat` / :meth:`_encode_pair`."""
+        prompts, responses = list(prompts), list(responses)
+        if self.chat_template:
+            ids = self.tokenizer([self.render(p, r) for p, r in zip(prompts, responses)],
+                                 add_special_tokens=False)["input_ids"]
+            one = self._encode_chat
+        else:
+            ids = self.tokenizer(prompts, responses)["input_ids"]
+            one = self._encode_pair
+        truncated = np.zeros(len(ids), dtype=bool)
+        if self.max_length is not None:
+            for i in [i for i, x in enumerate(ids) if len(x) > self.max_length]:
+                ids[i], truncated[i] = one(prompts[i], responses[i])
+        return list(ids), truncated
 
     # -------------------------------------------------------------- model
     def _load(self):
