@@ -31,8 +31,8 @@ from .scorers import is_baseline
 
 # Plotly's D3 palette without its grey (grey is for baselines): ten well-separated
 # hues that read on white and survive the common colour-vision deficiencies fairly.
-PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B",
-           "#E377C2", "#17BECF", "#BCBD22")
+PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#9467BD", "#8C564B", "#E377C2",
+           "#BCBD22", "#17BECF", "#D62728")  # red last: beside orange it is hard to tell apart
 BASELINE_GREYS = ("#6E6E6E", "#A0A0A0", "#4A4A4A", "#BDBDBD")
 TEMPLATE = "plotly_white"
 FONT = dict(family="Inter, 'Helvetica Neue', Arial, sans-serif", size=14, color="#222222")

@@ -414,3 +414,10 @@ def test_sparklines_share_one_scale_and_carry_the_rm_colour():
     steep, _ = ys(charts.sparkline_svg(values["steep"], "#654321", (lo, hi), height=30))
     assert 'stroke="#123456"' in flat_svg
     assert max(flat) - min(flat) < 1 and max(steep) - min(steep) > 25  # a flat curve stays flat
+
+
+def test_orange_and_red_are_not_both_among_the_first_six_rm_colours():
+    """Orange and red read alike at line width (issue 11): red only comes into play
+    from the ninth RM."""
+    assert "#FF7F0E" in charts.PALETTE[:6] and "#D62728" not in charts.PALETTE[:6]
+    assert len(set(charts.rm_colors([f"rm{i}" for i in range(8)]).values())) == 8
