@@ -19,6 +19,7 @@ from reta_core.errors import RetaInputError
 
 FLASH = "_data_flash"      # (kind, message) of the last write, shown once
 UPLOADS = "_data_uploads"  # bumped after an import: fresh, empty uploaders
+RM_COLUMNS_PRESELECTED = 20  # a wider file's numeric columns are not all RMs by default
 
 selection = state.current()
 path, stamp, benchmark = selection.path, selection.stamp, selection.benchmark
@@ -293,7 +294,10 @@ with add_benchmark:
         oracle_cols = st.multiselect("Oracle columns (the first is the default oracle)", scores,
                                      key=f"bench_oracles_{upload.file_id}")
         others = [c for c in scores if c not in oracle_cols]
-        rm_cols = st.multiselect("RM columns", others, default=others,
+        if len(others) > RM_COLUMNS_PRESELECTED:
+            st.caption(f"{len(others):,} numeric columns: none is chosen as an RM until you pick them.")
+        rm_cols = st.multiselect("RM columns", others,
+                                 default=others if len(others) <= RM_COLUMNS_PRESELECTED else [],
                                  key=f"bench_rms_{upload.file_id}_{'|'.join(oracle_cols)}",
                                  help="Numeric columns other than the oracles; drop numeric metadata columns here.")
         flags = st.columns(2)

@@ -243,8 +243,7 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
         progress(20, 100, "checking the rows")
         src.check_ids(REQUIRED_COLUMNS)
         src.check_prompt_consistency()
-        for col in oracle_cols + rm_cols:
-            src.check_scores(col)
+        src.check_scores(oracle_cols + rm_cols)
         exists = name in store.benchmark_names()
         if exists and not replace:
             raise RetaInputError(f"{label}: benchmark {show(name)} exists already; choose "
@@ -334,8 +333,8 @@ def _benchmark_columns(src: Source, oracle_cols, rm_cols, baselines: bool):
     src.require_columns(oracle_cols, "named as oracle")
     reserved = set(REQUIRED_COLUMNS) | set(TEXT_COLUMNS)
     if rm_cols is None:
-        rm_cols = [c for c in src.columns
-                   if c not in reserved and c not in oracle_cols and src.looks_numeric(c)]
+        others = [c for c in src.columns if c not in reserved and c not in oracle_cols]
+        rm_cols = [c for c, numeric in zip(others, src.numeric_columns(others)) if numeric]
     else:
         rm_cols = _names(rm_cols)
         src.require_columns(rm_cols, "named as RM")
@@ -381,19 +380,20 @@ def _benchmark_tables(src: Source, oracle_cols, rm_cols, baselines):
                    )["prompt_code"]
     order = np.argsort(codes, kind="stable")  # pool position -> 0-based file row
     names = oracle_cols + rm_cols
-    scores = "".join(f", {src.score_expr(c)} AS s{i}" for i, c in enumerate(names))
     rows = con.sql(f"""
         SELECT CAST(response_id AS VARCHAR) AS response_id,
                CAST(prompt_id AS VARCHAR) AS prompt_id, {src.text_expr('response')} AS response,
                {src.text_expr('policy')} AS policy, rowid + 1 AS source_row,
-               length({src.text_expr('response')})::DOUBLE AS _length {scores}
+               length({src.text_expr('response')})::DOUBLE AS _length
         FROM src""").to_arrow_table()
     file_order = rows["source_row"].to_numpy()
     if not np.array_equal(file_order, np.arange(1, len(file_order) + 1)):
         rows = rows.take(np.argsort(file_order))  # DuckDB did not keep the scan order
     if not np.array_equal(order, np.arange(len(order))):
         rows = rows.take(order)
-    values = [rows[f"s{i}"].to_numpy(zero_copy_only=False) for i in range(len(names))]
+    # one score column at a time would cost the square of the columns in one SELECT
+    matrix = src.score_matrix(names)[:, order]
+    values = [matrix[i] for i in range(len(names))]
     rm_arrays = dict(zip(rm_cols, values[len(oracle_cols):]))
     if baselines:
         by_id = _numpy(con, "SELECT rowid FROM src ORDER BY CAST(response_id AS VARCHAR)"

@@ -1,0 +1,132 @@
+"""Hostile input, held (issue 13): wide files, gzip bombs, huge finite values, --out
+over what is not a regular file.  Each test failed before its fix."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reta_core.errors import RetaInputError
+from reta_core.ingest import describe_file, import_benchmark
+from reta_core.source import LIMITS
+from reta_core.store import Store
+from tests.builders import EXAMPLE
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    store = Store(tmp_path / "reta.duckdb", timeout=2)
+    import_benchmark(store, EXAMPLE, "example", ["judge_score"])
+    return store
+
+
+def wide_csv(path: Path, n_rms: int, rows: int = 2) -> Path:
+    header = ["prompt_id", "response_id", "gold"] + [f"rm{i}" for i in range(n_rms)]
+    lines = [",".join(header)] + [
+        ",".join(["p0", f"r{j}", "1.0"] + [str(0.5 + j + i) for i in range(n_rms)])
+        for j in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------ 1. wide files
+def test_a_wide_file_costs_linear_time_not_the_square_of_its_columns(store, tmp_path):
+    # before: 500 columns took 52 s and 1.8 GB (one SELECT of an expression per column)
+    path = wide_csv(tmp_path / "wide.csv", 600)
+    started = time.perf_counter()
+    report = import_benchmark(store, path, "wide", ["gold"], baselines=False)
+    assert time.perf_counter() - started < 20
+    assert report.rms == [f"rm{i}" for i in range(600)]
+    pool = store.load_pool("wide", rms=["rm0", "rm599"])
+    assert np.allclose(pool.rms["rm599"], [599.5, 600.5])
+    assert np.allclose(pool.oracles["gold"], [1.0, 1.0])
+    described = describe_file(path)
+    assert described["columns"]["numeric"].sum() == 601
+
+
+def test_the_column_limit_is_stated_configurable_and_one_line(store, tmp_path, monkeypatch):
+    assert LIMITS["RETA_MAX_COLUMNS"] == 1_000
+    path = wide_csv(tmp_path / "wide.csv", 1_200)
+    before = sha256(store.path)
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, path, "wide", ["gold"])
+    assert str(err.value) == ("wide.csv: the file has 1,203 columns; the limit is 1,000 "
+                              "(set RETA_MAX_COLUMNS to change it)")
+    with pytest.raises(RetaInputError, match="1,203 columns"):
+        describe_file(path)
+    with pytest.raises(RetaInputError, match="the limit is 1,000"):
+        import_benchmark(store, pd.read_csv(path), "wide", ["gold"])
+    assert sha256(store.path) == before
+    monkeypatch.setenv("RETA_MAX_COLUMNS", "2000")
+    assert import_benchmark(store, path, "wide", ["gold"], dry_run=True).rms[-1] == "rm1199"
+    monkeypatch.setenv("RETA_MAX_COLUMNS", "lots")
+    with pytest.raises(RetaInputError, match="RETA_MAX_COLUMNS='lots' is not a positive"):
+        import_benchmark(store, path, "wide", ["gold"])
+
+
+def test_scores_of_a_typed_file_keep_their_rows_and_missing_cells(store, tmp_path):
+    frame = pd.DataFrame({"prompt_id": ["a", "b", "a", "b"], "response_id": ["1", "2", "3", "4"],
+                          "gold": [1.0, 2.0, 3.0, np.nan], "rm_t": ["0.5", "NA", " 7 ", "nan"],
+                          "rm_b": [True, False, None, True]})
+    path = tmp_path / "typed.parquet"
+    frame.to_parquet(path)
+    report = import_benchmark(store, path, "typed", ["gold"], rm_cols=["rm_t", "rm_b"])
+    assert report.missing == {"gold": 1, "rm_t": 2, "rm_b": 1}
+    pool = store.load_pool("typed", rms=["rm_t", "rm_b"])
+    assert list(pool.response_ids) == ["1", "3", "2", "4"]  # by prompt, then row
+    assert np.allclose(pool.rms["rm_t"], [0.5, 7, np.nan, np.nan], equal_nan=True)
+    assert np.allclose(pool.rms["rm_b"], [1, np.nan, 0, 1], equal_nan=True)
+    assert np.allclose(pool.oracles["gold"], [1, 3, 2, np.nan], equal_nan=True)
+
+
+# ------------------------------------------------------------------ 2. gzip bombs, rows
+def bomb(path: Path, megabytes: int) -> Path:
+    """A small .csv.gz whose rows decompress to ``megabytes`` MB."""
+    row = b"p0,r,1.0\n" * (2**20 // 9)
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(b"prompt_id,response_id,gold\n")
+        for _ in range(megabytes):
+            out.write(row)
+    return path
+
+
+def test_a_gzip_bomb_is_refused_once_the_decompressed_bound_is_passed(store, tmp_path,
+                                                                        monkeypatch):
+    path = bomb(tmp_path / "bomb.csv.gz", 64)
+    assert path.stat().st_size < 2**20
+    monkeypatch.setenv("RETA_MAX_BYTES", str(8 * 2**20))
+    before = sha256(store.path)
+    started = time.perf_counter()
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, path, "bomb", ["gold"])
+    assert time.perf_counter() - started < 10
+    assert str(err.value) == ("bomb.csv.gz: the file has more than 8 MB of data once "
+                              "decompressed, the limit (set RETA_MAX_BYTES to change it)")
+    assert sha256(store.path) == before
+    plain = tmp_path / "big.csv"
+    plain.write_bytes(gzip.decompress(path.read_bytes())[: 9 * 2**20])
+    with pytest.raises(RetaInputError, match=r"^big.csv: the file has more than 8 MB of data, "):
+        import_benchmark(store, plain, "big", ["gold"])
+
+
+def test_rows_past_the_row_limit_are_not_read(store, tmp_path, monkeypatch):
+    assert LIMITS["RETA_MAX_ROWS"] == 5_000_000 and LIMITS["RETA_MAX_BYTES"] == 2**30
+    path = tmp_path / "many.csv"
+    pd.DataFrame({"prompt_id": np.arange(500) // 5, "response_id": np.arange(500),
+                  "gold": 1.0}).to_csv(path, index=False)
+    monkeypatch.setenv("RETA_MAX_ROWS", "499")
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, path, "many", ["gold"])
+    assert str(err.value) == ("many.csv: the file has more than 499 data rows, the limit "
+                              "(set RETA_MAX_ROWS to change it)")
+    monkeypatch.setenv("RETA_MAX_ROWS", "500")
+    assert import_benchmark(store, path, "many", ["gold"]).rows == 500
