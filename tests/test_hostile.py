@@ -130,3 +130,106 @@ def test_rows_past_the_row_limit_are_not_read(store, tmp_path, monkeypatch):
                               "(set RETA_MAX_ROWS to change it)")
     monkeypatch.setenv("RETA_MAX_ROWS", "500")
     assert import_benchmark(store, path, "many", ["gold"]).rows == 500
+
+
+# ------------------------------------------------------------------ 4. --out targets
+def cli_call(*args) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from reta_core import cli
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main([str(a) for a in args])
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_out_refuses_a_symlink_fifo_folder_or_device_and_writes_new_or_regular(store, tmp_path):
+    import os
+    db = store.path
+    target = tmp_path / "target.txt"
+    target.write_text("keep me")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    cases = [(link, "a symbolic link"), (fifo, "a FIFO"), (folder, "a folder"),
+             (Path("/dev/null"), "a device")]
+    for path, kind in cases:
+        status, out, err = cli_call("--db", db, "reta", "--benchmark", "example", "--eta",
+                                    "0.5", "--format", "csv", "--out", path)
+        assert status == 2, (path, err)
+        assert err == (f"error: {path}: {kind}, not a regular file; give a new path or a "
+                       "regular file to replace\n")
+        assert out == ""
+    assert link.is_symlink() and target.read_text() == "keep me"
+    assert fifo.exists() and not fifo.is_file() and folder.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    new = tmp_path / "new.csv"
+    assert cli_call("--db", db, "reta", "--benchmark", "example", "--eta", "0.5", "--format",
+                    "csv", "--out", new)[0] == 0
+    assert new.read_text().startswith("rm,")
+    assert cli_call("--db", db, "reta", "--benchmark", "example", "--eta", "0.5", "--format",
+                    "csv", "--out", new)[0] == 0  # a regular file is replaced
+
+
+def test_out_where_the_system_refuses_is_one_line_exit_2(store, tmp_path):
+    status, out, err = cli_call("--db", store.path, "reta", "--benchmark", "example", "--eta",
+                                "0.5", "--out", "/proc/self/status/x.csv")
+    assert status == 2 and err.count("\n") == 1 and err.startswith("error: /proc/self/status/x.csv:")
+    assert "please report" not in err
+
+
+# ------------------------------------------------------------------ 5. huge finite values
+def huge_frame(scale: float) -> pd.DataFrame:
+    n = 40
+    return pd.DataFrame({"prompt_id": np.arange(n) // 4, "response_id": np.arange(n),
+                         "gold": scale * (1 + np.arange(n) % 4),
+                         "rm": np.random.default_rng(0).normal(size=n)})
+
+
+def test_scores_beyond_1e100_are_refused_naming_row_and_column(store, tmp_path):
+    path = tmp_path / "huge.csv"
+    frame = huge_frame(1.0)
+    frame["gold"] = 1e308
+    frame.to_csv(path, index=False)
+    before = sha256(store.path)
+    status, out, err = cli_call("--db", store.path, "ingest", path, "--benchmark", "huge",
+                                "--oracle", "gold")
+    assert status == 2 and sha256(store.path) == before
+    assert err == ("error: huge.csv: row 1, column 'gold': score 1e+308 is too large (scores "
+                   "must be at most 1e+100 in magnitude; rescale the column)\n")
+    rm = tmp_path / "rm.csv"
+    pd.DataFrame({"response_id": ["p1-r1", "p1-r2"], "score": ["0.5", "-3e300"]}).to_csv(
+        rm, index=False)
+    with pytest.raises(RetaInputError, match=r"^rm.csv: row 2, column 'score': score -3e\+300 is "
+                                             r"too large"):
+        from reta_core.ingest import add_rm_scores
+        add_rm_scores(store, rm, "example", "big")
+
+
+@pytest.mark.parametrize("norm", ["ratio", "difference", "raw", "recovery"])
+def test_scores_at_the_bound_compute_like_small_ones(store, tmp_path, norm):
+    import json
+    for name, scale in (("small", 1.0), ("large", 2.5e99)):
+        path = tmp_path / f"{name}.csv"
+        huge_frame(scale).to_csv(path, index=False)
+        assert cli_call("--db", store.path, "ingest", path, "--benchmark", name, "--oracle",
+                        "gold")[0] == 0
+    results = {}
+    for name in ("small", "large"):
+        for extra in (["--ci", "--repeats", "50"],
+                      ["--estimator", "resample", "--n", "2", "--repeats", "20"]):
+            status, out, err = cli_call("--db", store.path, "reta", "--benchmark", name,
+                                        "--normalization", norm, "--eta", "0.25,0.5",
+                                        "--format", "json", *extra)
+            assert status == 0, err
+            rows = json.loads(out)["rows"]
+            results[name, extra[0]] = [r["reta"] for r in rows]
+    unit = {"ratio": 1, "recovery": 1, "difference": 2.5e99, "raw": 2.5e99}[norm]
+    for extra in ("--ci", "--estimator"):
+        small, large = np.array(results["small", extra]), np.array(results["large", extra])
+        assert np.all(np.isfinite(large))
+        assert np.allclose(large / unit, small, rtol=1e-9)
