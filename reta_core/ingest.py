@@ -244,7 +244,8 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
         src.check_ids(REQUIRED_COLUMNS)
         src.check_prompt_consistency()
         src.check_scores(oracle_cols + rm_cols)
-        exists = name in store.benchmark_names()
+        stamp = store.benchmark_stamp(name)  # a change from now on refuses the write
+        exists = stamp is not None
         if exists and not replace:
             raise RetaInputError(f"{label}: benchmark {show(name)} exists already; choose "
                                  "another name or replace it (--replace)")
@@ -274,7 +275,8 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
                                  descriptions))
     progress(70, 100, "writing to the database")
     store.write_benchmark(name, {"description": description, "default_oracle": default,
-                                 "source_file": label}, tables, replace=replace, source=label)
+                                 "source_file": label}, tables, replace=replace, source=label,
+                         expect_stamp=stamp)
     progress(100, 100, "done")
     return report
 

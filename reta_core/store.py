@@ -329,6 +329,16 @@ class Store:
         with self._read() as con:
             return self._benchmark_names(con)
 
+    def benchmark_stamp(self, name: str):
+        """What identifies the stored state of benchmark ``name`` (None when absent): its
+        created_at and its RMs with their added_at.  An import that replaces the
+        benchmark passes it back to :meth:`write_benchmark` so that a change made while
+        the file was being checked (an RM added, say) is not silently dropped."""
+        if not self.exists():
+            return None
+        with self._read() as con:
+            return _stamp(con, name)
+
     def list_benchmarks(self) -> pd.DataFrame:
         """One row per benchmark: name, n_prompts, n_responses, oracles (list),
         n_rms (baselines included), created_at (UTC), description, default_oracle,
@@ -489,7 +499,7 @@ class Store:
             con.execute("DELETE FROM rms WHERE benchmark = ? AND name = ?", [benchmark, rm])
 
     def write_benchmark(self, name: str, meta: dict, tables: dict, replace: bool = False,
-                        source: str | None = None) -> None:
+                        source: str | None = None, expect_stamp=...) -> None:
         """Insert a whole benchmark in one transaction (used by :mod:`reta_core.ingest`,
         which has validated the data).
 
@@ -498,8 +508,15 @@ class Store:
         oracle_scores and rm_scores wide (response_code + a column per scorer).
         ``replace``: drop an existing benchmark of that name first; without it an existing
         name raises RetaInputError naming ``source`` (the file being imported).
+        ``expect_stamp``: :meth:`benchmark_stamp` when the import began; when the
+        benchmark has changed since, nothing is written (RetaInputError).
         """
         with self._write() as con:
+            if expect_stamp is not ... and _stamp(con, name) != expect_stamp:
+                raise RetaInputError(
+                    f"{source or self.path}: benchmark {show(name)} changed while the file was "
+                    "being checked (created, replaced, or an RM added or removed); nothing was "
+                    "written: run the import again")
             if name in self._benchmark_names(con):
                 if not replace:
                     raise RetaInputError(
@@ -559,6 +576,15 @@ class Store:
 
 
 # ------------------------------------------------------------------ module helpers
+def _stamp(con, name: str):
+    created = first_row(con, "SELECT created_at FROM benchmarks WHERE name = ?", [name])
+    if created is None:
+        return None
+    rms = con.execute("SELECT name, added_at, n_scored FROM rms WHERE benchmark = ? ORDER BY name",
+                      [name]).fetchall()
+    return (created[0], tuple(rms))
+
+
 def first_row(con, sql: str, params=None):
     """The first row of a query (or None), with the result fully fetched: DuckDB 2.0
     keeps a result open until a fetch comes back empty, blocking the connection."""

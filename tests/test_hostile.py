@@ -233,3 +233,35 @@ def test_scores_at_the_bound_compute_like_small_ones(store, tmp_path, norm):
         small, large = np.array(results["small", extra]), np.array(results["large", extra])
         assert np.all(np.isfinite(large))
         assert np.allclose(large / unit, small, rtol=1e-9)
+
+
+# ------------------------------------------------------------------ 6. lost update
+def test_a_replace_racing_add_scores_refuses_instead_of_dropping_the_new_rm(store):
+    from reta_core.ingest import add_rm_scores
+    from tests.builders import EXAMPLE_RM
+
+    def meanwhile(done, total, message):  # another process adds RM 'B' while the file is checked
+        if message == "ordering the responses":
+            assert add_rm_scores(store, EXAMPLE_RM, "example", "B").rms == ["B"]
+
+    before = sha256(store.path)
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, EXAMPLE, "example", ["judge_score"], replace=True, progress=meanwhile)
+    assert str(err.value) == ("example_benchmark.csv: benchmark 'example' changed while the file "
+                              "was being checked (created, replaced, or an RM added or removed); "
+                              "nothing was written: run the import again")
+    assert sha256(store.path) != before  # B was written ...
+    assert "B" in [r["name"] for r in store.benchmark_info("example")["rms"]]  # ... and stays
+    report = import_benchmark(store, EXAMPLE, "example", ["judge_score"], replace=True)
+    assert report.replaced  # run again, the replace goes through (and drops B, as asked)
+    assert "B" not in [r["name"] for r in store.benchmark_info("example")["rms"]]
+
+
+def test_a_benchmark_created_while_a_new_one_is_checked_is_not_overwritten(store):
+    def meanwhile(done, total, message):
+        if message == "ordering the responses":
+            import_benchmark(store, EXAMPLE, "twin", ["judge_score"], description="first")
+
+    with pytest.raises(RetaInputError, match="benchmark 'twin' changed while the file was being"):
+        import_benchmark(store, EXAMPLE, "twin", ["judge_score"], replace=True, progress=meanwhile)
+    assert store.benchmark_info("twin")["description"] == "first"
