@@ -712,7 +712,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of prompts (default: 400)")
     p.add_argument("--responses", type=_int_at_least(2), default=64, metavar="N",
                    help="responses per prompt (default: 64)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: 0)")
     p.add_argument("--replace", action="store_true", help="replace a benchmark of that name")
 
     p = command("ingest", cmd_ingest, "import a benchmark file",
@@ -803,7 +803,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, metavar="B",
                    help=f"bootstrap resamples with --ci (default {DEFAULT_BOOTSTRAP}) or "
                         f"repeats with resample (default {DEFAULT_REPEATS})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: 0)")
     fmt_out(p)
 
     p = command("leaderboard", cmd_leaderboard, "one row per RM: RETA, eta*, BoN, baselines",
@@ -816,7 +816,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, metavar="N", help="n of BoN@n (default: the smallest pool)")
     p.add_argument("--ci", action="store_true",
                    help="add 95 %% bootstrap bands (columns *_low, *_high)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed with --ci (default: 0)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="bootstrap seed with --ci (default: 0)")
     fmt_out(p)
 
     p = command("compare", cmd_compare, "is one RM significantly better than another?",

@@ -235,8 +235,14 @@ class Store:
         return f"Store({str(self.path)!r})"
 
     def exists(self) -> bool:
-        """Whether the database file exists (reads raise when it does not)."""
-        return self.path.is_file()
+        """Whether the database file exists (reads raise when it does not).  A folder
+        or another kind of file at the path raises RetaInputError."""
+        if self.path.is_file():
+            return True
+        if os.path.lexists(self.path):
+            raise RetaInputError(f"{self.path}: not a database file (a folder, a broken link or "
+                                 "another kind of file); give a file path with --db or RETA_DB")
+        return False
 
     # ------------------------------------------------------------ connections
     def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
@@ -282,15 +288,24 @@ class Store:
             with self._write():  # an older schema: migrate, then read again
                 pass
         if version is None:
-            raise RetaInputError(f"{self.path}: not a RETA Explorer database (no meta table)")
+            raise RetaInputError(f"{self.path}: not a RETA Explorer database (no meta table with "
+                                 "a whole-number schema_version)")
         raise RetaInputError(
             f"{self.path}: the database has schema version {version}, newer than this "
             f"RETA Explorer ({SCHEMA_VERSION}); upgrade RETA Explorer")
 
     @contextmanager
     def _write(self):
-        """A read-write connection inside one transaction (committed on success)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """A read-write connection inside one transaction (committed on success).
+
+        The machine's refusals (a folder that cannot be created or written, no space
+        left on the device) are one-line RetaInputErrors: nothing was written."""
+        self.exists()  # a folder at the path is refused before anything is tried
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RetaInputError(f"{self.path}: cannot create the folder {self.path.parent}: "
+                                 f"{exc.strerror or exc}") from exc
         with _file_lock(self.path).write():
             con = self._open(write=True)
             try:
@@ -305,6 +320,12 @@ class Store:
                         pass  # closing the connection discards the transaction anyway
                     raise
                 con.execute("COMMIT")
+            except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
+                text = str(exc).strip()
+                first = text.splitlines()[0] if text else type(exc).__name__
+                raise RetaInputError(f"{self.path}: cannot write the database: {first}; nothing "
+                                     "was written (free space or fix the folder's permissions, "
+                                     "then run it again)") from exc
             finally:
                 con.close()
 
@@ -610,7 +631,10 @@ def _schema_version(con) -> int | None:
         )[0]
         return 0 if not has_any else None
     row = first_row(con, "SELECT value FROM meta WHERE key = 'schema_version'")
-    return int(row[0]) if row else None
+    try:
+        return int(row[0]) if row else None
+    except (TypeError, ValueError):  # not written by RETA Explorer: reported as such
+        return None
 
 
 def _migrate(con, path) -> None:

@@ -265,3 +265,60 @@ def test_a_benchmark_created_while_a_new_one_is_checked_is_not_overwritten(store
     with pytest.raises(RetaInputError, match="benchmark 'twin' changed while the file was being"):
         import_benchmark(store, EXAMPLE, "twin", ["judge_score"], replace=True, progress=meanwhile)
     assert store.benchmark_info("twin")["description"] == "first"
+
+
+# ------------------------------------------------------------------ 7. the user's or the machine's fault: exit 2
+@pytest.mark.parametrize("args", [
+    ["reta", "--benchmark", "example", "--ci", "--seed", "-1"],
+    ["reta", "--benchmark", "example", "--estimator", "resample", "--n", "2", "--seed", "-5"],
+    ["leaderboard", "--benchmark", "example", "--ci", "--seed", "-1"],
+    ["demo", "--seed", "-1", "--prompts", "3", "--responses", "2", "--benchmark", "d"],
+])
+def test_a_negative_seed_is_a_usage_error(store, args):
+    status, out, err = cli_call("--db", store.path, *args)
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert "'-" in err and "is not a whole number >= 0" in err and "please report" not in err
+
+
+def test_a_folder_as_database_is_refused_by_every_command(tmp_path):
+    folder = tmp_path / "folder.duckdb"
+    folder.mkdir()
+    for args in (["list"], ["ingest", EXAMPLE, "--benchmark", "x", "--oracle", "judge_score"]):
+        status, out, err = cli_call("--db", folder, *args)
+        assert status == 2, err
+        assert err == (f"error: {folder}: not a database file (a folder, a broken link or another "
+                       "kind of file); give a file path with --db or RETA_DB\n")
+
+
+def test_a_bad_schema_version_and_a_truncated_file_are_exit_2(store, tmp_path):
+    import duckdb
+    broken = tmp_path / "broken.duckdb"
+    broken.write_bytes(store.path.read_bytes())
+    con = duckdb.connect(str(broken))
+    con.execute("UPDATE meta SET value = 'abc' WHERE key = 'schema_version'")
+    con.close()
+    status, out, err = cli_call("--db", broken, "list")
+    assert status == 2 and "not a RETA Explorer database" in err and err.count("\n") == 1
+    truncated = tmp_path / "truncated.duckdb"
+    truncated.write_bytes(store.path.read_bytes()[:5000])
+    status, out, err = cli_call("--db", truncated, "list")
+    assert status == 2 and err.startswith(f"error: {truncated}: cannot open the database")
+
+
+def test_a_full_disk_is_one_line_exit_2_and_nothing_written(store, monkeypatch):
+    import duckdb
+
+    from reta_core import store as store_module
+
+    def full(*args, **kwargs):
+        raise duckdb.IOException("IO Error: Could not write file: No space left on device")
+
+    monkeypatch.setattr(store_module, "_insert_scores", full)
+    before = sha256(store.path)
+    status, out, err = cli_call("--db", store.path, "ingest", EXAMPLE, "--benchmark", "x",
+                                "--oracle", "judge_score")
+    assert status == 2 and err.count("\n") == 1
+    assert err == (f"error: {store.path}: cannot write the database: IO Error: Could not write "
+                   "file: No space left on device; nothing was written (free space or fix the "
+                   "folder's permissions, then run it again)\n")
+    assert sha256(store.path) == before and "x" not in store.benchmark_names()
