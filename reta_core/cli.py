@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .ensembles import DEFAULT_METHOD, METHODS as ENSEMBLE_METHODS, add_ensemble
-from .errors import RetaInputError, one_line, show
+from .errors import RetaInputError, one_line, show, terminal_safe
 from .evaluation import DEFAULT_BOOTSTRAP, DEFAULT_REPEATS, NORMALIZATIONS
 
 PROG = "reta" if Path(sys.argv[0]).name == "reta" else "python -m reta_core"  # the console command, or -m
@@ -58,8 +58,9 @@ def _stderr_tty() -> bool:
 
 
 def note(message: str) -> None:
-    """One line for the user on stderr (not part of the result)."""
-    print(message, file=sys.stderr)
+    """One line for the user on stderr (not part of the result); names in it cannot
+    send control sequences to the terminal (:func:`terminal_safe`)."""
+    print(terminal_safe(message), file=sys.stderr)
 
 
 class Progress:
@@ -172,7 +173,7 @@ def render(df: pd.DataFrame, fmt: str, formats: dict | None = None, header: str 
     if fmt == "csv":
         return df.to_csv(index=False)
     parts = [header + "\n" if header else "", text_table(df, formats), footer]
-    return "\n".join(p for p in parts if p)
+    return terminal_safe("\n".join(p for p in parts if p))
 
 
 def emit(text: str, out: str | None) -> None:
@@ -393,7 +394,7 @@ def cmd_list(args) -> int:
         lines.append(f"{i['name']}: RMs: {', '.join(rms) if rms else 'none yet (add one with add-scores)'}")
         if i["categories"]:
             lines.append(f"{i['name']}: categories: {', '.join(i['categories'])}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write(terminal_safe("\n".join(lines)) + "\n")
     return 0
 
 

@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import metrics
-from .errors import RetaInputError, show
+from .errors import INVISIBLE, RetaInputError, show
 from .pool import Pool
 from .progress import ensure as ensure_progress
 from .scorers import (BASELINE_DESCRIPTIONS, BASELINE_LENGTH, BASELINE_RANDOM, BASELINE_RANDOM_SEED,  # noqa: F401
@@ -156,9 +156,10 @@ def _names(value) -> list[str]:
 def _check_name(label: str, kind: str, name) -> str:
     if not isinstance(name, str) or not name.strip():
         raise RetaInputError(f"{label}: the {kind} name is empty")
-    if name != name.strip() or any(ord(ch) < 32 for ch in name):
+    if name != name.strip() or INVISIBLE.search(name):
         raise RetaInputError(f"{label}: the {kind} name {show(name)} has leading/trailing "
-                             "spaces or control characters")
+                             "spaces or invisible or control characters (it would look like "
+                             "another name)")
     return name
 
 

@@ -15,8 +15,9 @@ import gzip
 import os
 import re
 import shutil
-import zlib
+import stat
 import tempfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .errors import RetaInputError, show
+from .errors import INVISIBLE_SQL, RetaInputError, show
 from .store import first_row, quote_ident
 
 MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none")
@@ -140,8 +141,15 @@ class Source:
                       None)
         if suffix is None:
             raise self.error("unknown file type; use one of " + ", ".join(FORMATS))
-        if not path.is_file():
-            raise self.error(f"file not found ({path})")
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise self.error(f"file not found ({path})") from None
+        except OSError as exc:  # a symbolic link loop, a folder without permission ...
+            raise self.error(f"cannot be opened ({exc.strerror or exc}; {path})") from exc
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+            raise self.error(f"{kind}, not a file ({path})")
         if path.stat().st_size == 0:
             raise self.error("the file is empty")
         fmt, reader = FORMATS[suffix]
@@ -214,6 +222,7 @@ class Source:
         else:
             text = f"trim(CAST({q} AS VARCHAR))"
             value = (f"CASE WHEN lower({text}) IN {_tokens_sql()} THEN NULL "
+                     f"WHEN lower({text}) IN ('true', 'false') THEN CAST(lower({text}) = 'true' AS DOUBLE) "
                      f"ELSE TRY_CAST({text} AS DOUBLE) END")
         return f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
 
@@ -242,6 +251,8 @@ class Source:
                 f"SELECT r, CAST(col AS INTEGER) AS col, raw, "
                 f"lower(trim(raw)) IN {_tokens_sql()} AS missing, "
                 f"CASE WHEN lower(trim(raw)) IN {_tokens_sql()} THEN NULL "
+                f"WHEN lower(trim(raw)) IN ('true', 'false') "
+                f"THEN CAST(lower(trim(raw)) = 'true' AS DOUBLE) "
                 f"ELSE TRY_CAST(trim(raw) AS DOUBLE) END AS x "
                 f"FROM (UNPIVOT (SELECT rowid AS r, {pick} FROM src) "
                 f"ON COLUMNS(* EXCLUDE (r)) INTO NAME col VALUE raw))")
@@ -274,7 +285,8 @@ class Source:
         if text:
             self._build_cells(text)
             counts = {col: (bad, good) for col, bad, good in self.con.execute(
-                "SELECT col, count(*) FILTER (WHERE bad), count(v) FROM _cells "
+                "SELECT col, count(*) FILTER (WHERE bad OR lower(trim(raw)) IN ('true', 'false')), "
+                "count(v) FROM _cells "
                 "GROUP BY col").fetchall()}
             numeric = {c for i, c in enumerate(text)
                        if counts.get(i, (0, 0))[0] == 0 and counts.get(i, (0, 0))[1] > 0}
@@ -309,6 +321,15 @@ class Source:
                              f"trim(CAST({q} AS VARCHAR)) = '' ORDER BY rowid LIMIT 1")
             if bad:
                 raise self.error(f"empty {col}", row=bad[0], column=col)
+            bad = self.first(f"SELECT rowid + 1, v, regexp_matches(v, ?) FROM (SELECT rowid, "
+                             f"CAST({q} AS VARCHAR) AS v FROM src) WHERE v <> trim(v) OR "
+                             f"regexp_matches(v, '^\\s|\\s$') OR regexp_matches(v, ?) "
+                             f"ORDER BY rowid LIMIT 1", [INVISIBLE_SQL, INVISIBLE_SQL])
+            if bad:
+                what = ("an invisible or control character" if bad[2]
+                        else "leading or trailing spaces")
+                raise self.error(f"{col} {show(bad[1])} has {what}; an id must show as it is "
+                                 "(it would look like another id)", row=bad[0], column=col)
         dup = self.first(
             "SELECT row, id, first_row FROM (SELECT rowid + 1 AS row, "
             "CAST(response_id AS VARCHAR) AS id, "

@@ -322,3 +322,84 @@ def test_a_full_disk_is_one_line_exit_2_and_nothing_written(store, monkeypatch):
                    "file: No space left on device; nothing was written (free space or fix the "
                    "folder's permissions, then run it again)\n")
     assert sha256(store.path) == before and "x" not in store.benchmark_names()
+
+
+# ------------------------------------------------------------------ 8. input quirks
+@pytest.mark.parametrize("column, value, what", [
+    ("response_id", "p1-r1 ", "leading or trailing spaces"),
+    ("prompt_id", " p1", "leading or trailing spaces"),
+    ("response_id", "p1-r\u200b1", "an invisible or control character"),
+    ("prompt_id", "p\u202e1", "an invisible or control character"),
+    ("response_id", "p1\tr1", "an invisible or control character"),
+])
+def test_ids_that_would_look_like_others_are_refused(store, tmp_path, column, value, what):
+    frame = pd.read_csv(EXAMPLE)
+    frame[column] = frame[column].astype(object)
+    frame.loc[3, column] = value
+    path = tmp_path / "quirk.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, path, "quirk", ["judge_score"])
+    assert str(err.value) == (f"quirk.csv: row 4, column '{column}': {column} {value!r} has {what}; "
+                              "an id must show as it is (it would look like another id)")
+    rm = tmp_path / "rm.csv"
+    rm.write_text(f"response_id,score\np1-r1,1\n{value if column == 'response_id' else 'p1-r2 '},2\n")
+    from reta_core.ingest import add_rm_scores
+    with pytest.raises(RetaInputError, match="row 2, column 'response_id'"):
+        add_rm_scores(store, rm, "example", "new")
+
+
+@pytest.mark.parametrize("name", ["demo\u202e", "de\u200bmo", "a\x7fb", "x\x1b[2J", "\ufeffdemo"])
+def test_names_with_invisible_characters_are_refused(store, tmp_path, name):
+    with pytest.raises(RetaInputError, match="invisible or control characters"):
+        import_benchmark(store, EXAMPLE, name, ["judge_score"])
+    frame = pd.read_csv(EXAMPLE).rename(columns={"helpful_rm": name})
+    with pytest.raises(RetaInputError, match="invisible or control characters"):
+        import_benchmark(store, frame, "ok", ["judge_score"])
+
+
+def test_list_never_writes_terminal_escapes(store):
+    import duckdb
+    con = duckdb.connect(str(store.path))  # a database written before the name rule
+    con.execute("UPDATE prompts SET category = ? WHERE benchmark = 'example'", ["\x1b]0;owned\x07\x1b[2J"])
+    con.close()
+    status, out, err = cli_call("--db", store.path, "list")
+    assert status == 0 and "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in out
+
+
+def test_a_folder_fifo_or_link_loop_is_named_for_what_it_is(store, tmp_path):
+    import os
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    for path, words in ((folder, "a folder, not a file"), (fifo, "a FIFO, device or socket, not a file"),
+                        (loop, "cannot be opened (Too many levels of symbolic links"),
+                        (tmp_path / "missing.csv", "file not found")):
+        with pytest.raises(RetaInputError) as err:
+            import_benchmark(store, path, "x", ["judge_score"])
+        assert str(err.value).startswith(f"{path.name}: {words}"), str(err.value)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
+def test_booleans_are_scores_in_every_format_when_named_and_never_guessed(store, tmp_path, suffix):
+    frame = pd.DataFrame({"prompt_id": ["a", "a", "b", "b"], "response_id": ["1", "2", "3", "4"],
+                          "passed": [True, False, True, None], "flag": [False, True, False, True],
+                          "rm": [0.1, 0.2, 0.3, 0.4]})
+    path = tmp_path / f"bools.{suffix}"
+    if suffix == "csv":
+        frame.assign(passed=["TRUE", "false", "True", ""]).to_csv(path, index=False)
+    elif suffix == "jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        frame.to_parquet(path)
+    report = import_benchmark(store, path, "bools", ["passed"])
+    assert report.rms == ["rm"]  # a true/false column is never taken for an RM by itself
+    assert report.missing["passed"] == 1
+    pool = store.load_pool("bools", rms=[])
+    assert np.allclose(pool.oracles["passed"], [1, 0, 1, np.nan], equal_nan=True)
+    report = import_benchmark(store, path, "bools2", ["passed"], rm_cols=["flag"])
+    assert np.allclose(store.load_pool("bools2", rms=["flag"]).rms["flag"], [0, 1, 0, 1])
