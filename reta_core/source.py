@@ -29,9 +29,10 @@ from .errors import INVISIBLE_SQL, RetaInputError, show
 from .store import first_row, quote_ident
 
 MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none")
+MAX_LINE_BYTES = 64 * 2**20  # a CSV line (so a cell) may hold this much; DuckDB's default is 2 MB
 FORMATS = {  # suffix -> (format name, DuckDB reader call with one ? for the path)
-    ".csv": ("CSV", "read_csv(?, header = true, all_varchar = true)"),
-    ".csv.gz": ("CSV", "read_csv(?, header = true, all_varchar = true)"),
+    ".csv": ("CSV", "read_csv(?, header = true, all_varchar = true, max_line_size = {max_line})"),
+    ".csv.gz": ("CSV", "read_csv(?, header = true, all_varchar = true, max_line_size = {max_line})"),
     ".parquet": ("Parquet", "read_parquet(?)"),
     ".jsonl": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
     ".ndjson": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
@@ -157,11 +158,12 @@ class Source:
         if fmt == "CSV":
             self._check_width(_header_fields(path, suffix))
         max_rows = limit("RETA_MAX_ROWS")
+        reader = reader.replace("{max_line}", str(int(MAX_LINE_BYTES)))
         try:  # LIMIT: DuckDB stops reading one row past the bound
             self.con.execute(f"CREATE TABLE src AS SELECT * FROM {reader} LIMIT ?",
                              [str(path), max_rows + 1])
         except duckdb.Error as exc:
-            raise self.error(f"cannot be read as {fmt}: {_first_line(exc)}") from exc
+            raise self.error(f"cannot be read as {fmt}: {_reader_reason(exc)}") from exc
         if self.first("SELECT count(*) > ? FROM src", [max_rows])[0]:
             raise self.error(f"the file has more than {max_rows:,} data rows, the limit "
                              "(set RETA_MAX_ROWS to change it)")
@@ -372,6 +374,20 @@ def _header_fields(path: Path, suffix: str) -> int:
 
 def _tokens_sql() -> str:
     return "(" + ", ".join("'" + t.replace("'", "''") + "'" for t in MISSING_TOKENS) + ")"
+
+
+def _reader_reason(exc: Exception) -> str:
+    """DuckDB's reason a file cannot be read, in one line.  A CSV error's first line
+    names a buffer line, not the data row, so the reason after it comes first."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    first = lines[0] if lines else type(exc).__name__
+    reason = next((line for line in lines[2:] if line), "")
+    if len(lines) > 2 and lines[1].startswith("Original Line:") and reason:
+        if reason.startswith("Maximum line size"):
+            return (f"a line is longer than {MAX_LINE_BYTES:,} bytes ({reason}); shorten the "
+                    "cell or use JSON Lines or Parquet")
+        return f"{reason} ({first.removeprefix('Invalid Input Error: ')})"
+    return first
 
 
 def _first_line(exc: Exception) -> str:

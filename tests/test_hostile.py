@@ -403,3 +403,28 @@ def test_booleans_are_scores_in_every_format_when_named_and_never_guessed(store,
     assert np.allclose(pool.oracles["passed"], [1, 0, 1, np.nan], equal_nan=True)
     report = import_benchmark(store, path, "bools2", ["passed"], rm_cols=["flag"])
     assert np.allclose(store.load_pool("bools2", rms=["flag"]).rms["flag"], [0, 1, 0, 1])
+
+
+# ------------------------------------------------------------------ 9. errors that point the right way
+def test_a_cell_over_2_mb_imports_like_json_lines(store, tmp_path):
+    big = "x" * (3 * 2**20)
+    rows = [("p0" if i < 5 else "p1", f"r{i}", "1" if i % 2 else "2", big if i == 6 else "short")
+            for i in range(10)]
+    path = tmp_path / "big.csv"
+    path.write_text("prompt_id,response_id,gold,response\n"
+                    + "".join(",".join(r) + "\n" for r in rows))
+    report = import_benchmark(store, path, "big", ["gold"], baselines=False)
+    assert report.rows == 10
+
+
+def test_a_line_over_the_line_limit_names_duckdbs_reason(store, tmp_path, monkeypatch):
+    from reta_core import source
+    monkeypatch.setattr(source, "MAX_LINE_BYTES", 1000)
+    path = tmp_path / "long.csv"
+    path.write_text("prompt_id,response_id,gold,response\n" + "p0,r0,1,short\n" * 6
+                    + "p0,r9,1," + "x" * 5000 + "\n")
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, path, "long", ["gold"])
+    message = str(err.value)
+    assert message.startswith("long.csv: cannot be read as CSV: a line is longer than 1,000 bytes")
+    assert "Maximum line size of 1000 bytes exceeded" in message and "\n" not in message
