@@ -37,6 +37,11 @@ _MARKDOWN_INLINE = re.compile(
     r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"     # emphasis: _ not inside a word
     r"|:(?=[^\s])"                              # :emoji:, :red[..], http://
     r"|(?<=www)\.", re.IGNORECASE)             # www.example.com autolinks
+# GitHub's literal autolinks are found in the text after escapes are resolved, so an
+# invisible word joiner goes where they would start: after ``http``/``https``/``www``
+# and ``@``.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?<![A-Za-z0-9])(?:https?|www)(?=\\?[:.])|\\@", re.IGNORECASE)
 # What starts a block at the beginning of the text: heading, list, quote, rule, setext.
 _MARKDOWN_BLOCK = re.compile(r"^(\s*(?:\d+(?=[.)]))?)([#+\-=>.)])")
 
@@ -47,10 +52,12 @@ def md(value) -> str:
     (``st.markdown``, ``st.caption``, ``st.info``/``warning``/``error``, titles, metric
     labels, help): line breaks become spaces and every character that could start a
     link, image, autolink, HTML tag or entity, emphasis, code span, math, Streamlit
-    directive or block is backslash-escaped, so the text shows as it is.  Intentional
+    directive or block is backslash-escaped (and an invisible word joiner breaks what
+    GitHub would autolink: ``http``, ``www``, ``@``), so the text shows as it is.  Intentional
     formatting goes around it: ``f"**{md(name)}**"``."""
     text = re.sub(r"[\r\n\t\f\v\u2028\u2029\x85]+", " ", str(value))
     text = _MARKDOWN_INLINE.sub(lambda m: "\\" + m.group(0), text)
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, text)
     return _MARKDOWN_BLOCK.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 

@@ -94,7 +94,7 @@ def test_hostile_url_parameters_are_shown_as_text(hostile_db):
     texts = assert_literal(at)
     assert all("](http://evil)" not in t for t in texts)
     warnings = " ".join(w.value for w in at.warning)
-    assert "\\[PHISH: session expired, log in](http\\://evil)" in warnings
+    assert "\\[PHISH: session expired, log in](http\u2060\\://evil)" in warnings
 
 
 def test_a_category_and_rm_comparison_stay_literal(hostile_db):
@@ -116,8 +116,8 @@ def test_a_category_and_rm_comparison_stay_literal(hostile_db):
 
 
 def test_md_escapes_what_streamlit_would_render():
-    assert readings.md(IMAGE) == r"!\[x](http\://127.0.0.1\:1/t.png)"
-    assert readings.md(PHISH) == r"\[PHISH](http\://evil)"
+    assert readings.md(IMAGE) == "!\\[x](http\u2060\\://127.0.0.1\\:1/t.png)"
+    assert readings.md(PHISH) == "\\[PHISH](http\u2060\\://evil)"
     assert readings.md(BOLD_HTML) == r"\<b>x\</b>"
     assert readings.md(LINK_HTML) == r"\<a href=x>y\</a>"
     assert readings.md(BOLD) == r"\*\*bold\*\*"
@@ -125,8 +125,8 @@ def test_md_escapes_what_streamlit_would_render():
     assert readings.md("a\nb # c\n\n- d") == r"a b # c - d"
     assert readings.md("# title") == r"\# title" and readings.md("1. item") == r"1\. item"
     assert readings.md("> quote") == r"\> quote" and readings.md("eta in (0, 1]") == "eta in (0, 1]"
-    assert readings.md(":red[x] $y$ www.evil.com a@b.c &amp;") == \
-        r"\:red\[x] \$y\$ www\.evil.com a\@b.c \&amp;"
+    assert readings.md(":red[x] $y$ www.evil.com a@b.c &amp; _http://e") == \
+        "\\:red\\[x] \\$y\\$ www\u2060\\.evil.com a\\@\u2060b.c \\&amp; \\_http\u2060\\://e"
     assert readings.md("strong_rm: plain text, it's 1.5 (ok)") == "strong_rm: plain text, it's 1.5 (ok)"
 
 
