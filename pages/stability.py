@@ -59,7 +59,7 @@ if table is None:
 
 # --------------------------------------------------------------------- results
 st.subheader("Reading")
-st.info(readings.md(readings.stability_reading(table)), icon=":material/lightbulb:")
+st.info(readings.stability_reading(table), icon=":material/lightbulb:")  # numbers only, no names
 
 st.subheader("Spread as n grows")
 metric = st.segmented_control("Spread", ["std", "cv"], default="std", required=True, key="stab_metric",
