@@ -40,7 +40,7 @@ limit = 1 / n if estimator == "exact" else 1 / min_pool
 # --------------------------------------------------------------------- eta
 note = state.clean_eta(default=0.1 if 0.1 >= grid[0] else grid[0])
 if note:
-    st.warning(note, icon=":material/warning:")
+    st.warning(readings.md(note), icon=":material/warning:")
 
 
 def _slider_moved() -> None:
@@ -105,7 +105,7 @@ with right:
         })
     if estimator == "exact":
         st.caption(f"BoN@{n} is RETA at eta = 1/n = {1 / n:.3g} (k = 1): the stars on the chart.")
-    st.caption(readings.excluded_summary(excluded))
+    st.caption(readings.md(readings.excluded_summary(excluded)))
 widgets.download_buttons("Curves", ev.curves_chart_table(curves, perfect, bon_table), fig, key="curves")
 widgets.download_buttons("Values at eta", values, key="curves_values")
 
@@ -124,14 +124,14 @@ comparison = data.computed(view, "compare", rm_a, rm_b).table
 point = data.computed(view, "compare", rm_a, rm_b, (eta,)).table.iloc[0]
 figures = st.columns(3)
 figures[0].metric(f"P(A > B) at eta = {readings.fmt_eta(eta)}", f"{point['p_a_better']:.3f}",
-                  help=f"P({rm_a} > {rm_b}): the share of bootstrap means of the paired difference "
+                  help=f"P({readings.md(rm_a)} > {readings.md(rm_b)}): the share of bootstrap means of the paired difference "
                        "that are > 0 (§6).")
 figures[1].metric("Difference A − B", readings.number(point["diff"], sign=True),
                   help="RETA(A) − RETA(B) at this eta, on the prompts counted for both.")
 figures[2].metric("Pointwise 95 % interval", readings.band(point["ci_low"], point["ci_high"], digits=4),
                   help="Bootstrap over prompts at this eta alone. A claim over a range of etas needs the "
                        "simultaneous band (the lighter band of the chart), which the sentence below uses.")
-st.markdown(readings.significance_reading(comparison))
+st.markdown(readings.md(readings.significance_reading(comparison)))
 diff_fig = charts.difference_figure(comparison, marker_eta=eta)
 st.plotly_chart(diff_fig, key="difference_chart")
 caption = f"{int(point['n_prompts'])} prompts count for both RMs."

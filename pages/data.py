@@ -19,6 +19,7 @@ from reta_core.errors import RetaInputError
 
 FLASH = "_data_flash"      # (kind, message) of the last write, shown once
 UPLOADS = "_data_uploads"  # bumped after an import: fresh, empty uploaders
+RM_COLUMNS_PRESELECTED = 20  # a wider file's numeric columns are not all RMs by default
 
 selection = state.current()
 path, stamp, benchmark = selection.path, selection.stamp, selection.benchmark
@@ -89,7 +90,7 @@ def _show_flash() -> None:
         return
     kind, payload = flash
     if kind == "success":
-        st.success(payload, icon=":material/check_circle:")
+        st.success("\n\n".join(map(readings.md, str(payload).splitlines())), icon=":material/check_circle:")
     else:
         widgets.show_error(payload)
         st.caption("Nothing was written.")
@@ -103,12 +104,12 @@ def _uploaded(label: str, kind: str):
         return None, None
     described = data.describe_upload(upload.file_id, upload.name, upload.getvalue())
     if "error" in described:
-        st.error(described["error"], icon=":material/error:")
+        st.error(readings.md(described["error"]), icon=":material/error:")
         st.caption("Nothing was written.")
         return None, None
     columns = described["columns"]
-    st.caption(f"**{upload.name}**: {described['rows']:,} rows; columns "
-               + ", ".join(f"`{c}`" for c in columns["column"]) + ".")
+    st.caption(f"**{readings.md(upload.name)}**: {described['rows']:,} rows; columns "
+               + ", ".join(readings.md(c) for c in columns["column"]) + ".")
     with st.expander("First rows"):
         st.dataframe(described["preview"], hide_index=True, width="stretch")
     return upload, described
@@ -119,7 +120,7 @@ def _check_and_confirm(kind: str, upload, params: dict) -> None:
     with st.spinner("Checking the file (nothing is written yet)…"):
         result = data.check_upload(path, stamp, kind, upload.file_id, upload.name, upload.getvalue(), params)
     if "error" in result:
-        st.error(result["error"], icon=":material/error:")
+        st.error(readings.md(result["error"]), icon=":material/error:")
         st.caption("Nothing was written. Fix the file or the choices above and upload it again.")
         return
     st.markdown("**Check passed**: this is what the import will do.")
@@ -130,8 +131,9 @@ def _check_and_confirm(kind: str, upload, params: dict) -> None:
 
 # --------------------------------------------------------------------- page
 st.title("Data")
-st.caption(f"Database `{path}` · benchmark **{benchmark}** · oracle **{selection.oracle}**"
-           + (f" · category **{selection.category}**" if selection.category else ""))
+st.caption(f"Database {readings.md(path)} · benchmark **{readings.md(benchmark)}** · oracle "
+           f"**{readings.md(selection.oracle)}**"
+           + (f" · category **{readings.md(selection.category)}**" if selection.category else ""))
 _show_flash()
 browse, add_rm, combine, add_benchmark, public, remove = st.tabs(
     ["Browse", "Add an RM", "Combine RMs", "Add a benchmark", "Import a public benchmark", "Remove"])
@@ -149,9 +151,9 @@ with browse:
         "source_file": st.column_config.TextColumn("source"),
     })
 
-    st.subheader(f"Benchmark {benchmark}")
+    st.subheader(f"Benchmark {readings.md(benchmark)}")
     if info["description"]:
-        st.caption(info["description"])
+        st.caption(readings.md(info["description"]))
     sizes = info["pool_size"]
     figures = st.columns(4)
     figures[0].metric("Prompts", f"{info['n_prompts']:,}")
@@ -211,7 +213,7 @@ with browse:
 
     st.subheader("Prompts that do not count")
     excluded = data.computed(selection.view, "excluded", tuple(selection.all_rms))
-    st.caption(f"With oracle **{selection.oracle}** and the {readings.NORMALIZATION_LABELS[selection.normalization]} "
+    st.caption(f"With oracle **{readings.md(selection.oracle)}** and the {readings.NORMALIZATION_LABELS[selection.normalization]} "
                "normalisation: a prompt counts when at least 2 of its responses have both scores and, for the "
                "ratio, its mean oracle score is above 0 (§1).")
     if excluded.empty:
@@ -222,11 +224,11 @@ with browse:
 
 with add_rm:
     st.markdown(
-        f"Add a reward model's scores to benchmark **{benchmark}**. The file needs a `response_id` column and "
+        f"Add a reward model's scores to benchmark **{readings.md(benchmark)}**. The file needs a `response_id` column and "
         "one score column; a `prompt_id` column is optional (it must then agree with the benchmark). Every "
         "response_id must be in the benchmark; scoring only part of it is fine (the report gives the coverage). "
         "Empty cells, `NA` and `NaN` are allowed: those responses do not count.")
-    st.download_button(f"Template for {benchmark} (CSV)", data.rm_template_csv(path, benchmark, stamp),
+    st.download_button(f"Template for {readings.md(benchmark)} (CSV)", data.rm_template_csv(path, benchmark, stamp),
                        file_name=f"{benchmark}_rm_template.csv", mime="text/csv", key="data_template",
                        icon=":material/download:",
                        help="The benchmark's prompt_id and response_id with an empty score column to fill in.")
@@ -259,8 +261,8 @@ with add_rm:
         if not rm_name.strip():
             st.info("Name the RM.", icon=":material/info:")
         elif not choices:
-            st.error(f"{upload.name}: no score column; the file has only "
-                     + ", ".join(described["columns"]["column"]), icon=":material/error:")
+            st.error(readings.md(f"{upload.name}: no score column; the file has only "
+                                 + ", ".join(described["columns"]["column"])), icon=":material/error:")
         else:
             _check_and_confirm("rm", upload, {
                 "benchmark": benchmark, "rm": rm_name, "score_column": score_column, "replace": replace,
@@ -268,7 +270,7 @@ with add_rm:
 
 with combine:
     st.markdown(
-        f"Add a **derived RM** to benchmark **{benchmark}**: an ensemble of stored RMs, computed on the responses "
+        f"Add a **derived RM** to benchmark **{readings.md(benchmark)}**: an ensemble of stored RMs, computed on the responses "
         "all of them scored (docs/metric.md §11). It is stored like any RM, marked as derived, with its members "
         "and method in its description, and every page treats it like any other RM.")
     members = st.multiselect("Member RMs (two or more)", selection.all_rms, key="data_ensemble_members")
@@ -305,7 +307,10 @@ with add_benchmark:
         oracle_cols = st.multiselect("Oracle columns (the first is the default oracle)", scores,
                                      key=f"bench_oracles_{upload.file_id}")
         others = [c for c in scores if c not in oracle_cols]
-        rm_cols = st.multiselect("RM columns", others, default=others,
+        if len(others) > RM_COLUMNS_PRESELECTED:
+            st.caption(f"{len(others):,} numeric columns: none is chosen as an RM until you pick them.")
+        rm_cols = st.multiselect("RM columns", others,
+                                 default=others if len(others) <= RM_COLUMNS_PRESELECTED else [],
                                  key=f"bench_rms_{upload.file_id}_{'|'.join(oracle_cols)}",
                                  help="Numeric columns other than the oracles; drop numeric metadata columns here.")
         flags = st.columns(2)
@@ -363,7 +368,7 @@ with public:
                                        + ((texts_upload.file_id,) if texts_upload is not None else ()),
                                        data.public_listing(fmt, paths), files, paths, texts, params)
         if "error" in result:
-            st.error(result["error"], icon=":material/error:")
+            st.error(readings.md(result["error"]), icon=":material/error:")
             st.caption("Nothing was written. Fix the files or the choices above and try again.")
         else:
             st.markdown("**Check passed**: this is what the import will do.")
@@ -372,17 +377,17 @@ with public:
                       on_click=_import_public, args=(fmt, files, paths, texts, params))
 
 with remove:
-    st.markdown(f"**Remove an RM** from benchmark **{benchmark}**")
+    st.markdown(f"**Remove an RM** from benchmark **{readings.md(benchmark)}**")
     rm = st.columns(2)[0].selectbox("RM", selection.all_rms, key="data_remove_rm")
     if rm is not None:
-        sure = st.checkbox(f"I understand: this deletes RM **{rm}** and its scores.", key=f"data_remove_rm_ok_{rm}")
+        sure = st.checkbox(f"I understand: this deletes RM **{readings.md(rm)}** and its scores.", key=f"data_remove_rm_ok_{rm}")
         st.button("Remove RM", disabled=not sure, icon=":material/delete:", key="data_remove_rm_button",
                   on_click=_remove_rm, args=(rm,))
     st.divider()
     st.markdown("**Remove a benchmark**")
     names = data.benchmark_names(path, stamp)
     doomed = st.columns(2)[0].selectbox("Benchmark", names, index=names.index(benchmark), key="data_remove_bench")
-    sure = st.checkbox(f"I understand: this deletes benchmark **{doomed}** with all its prompts, responses, "
+    sure = st.checkbox(f"I understand: this deletes benchmark **{readings.md(doomed)}** with all its prompts, responses, "
                        "oracles and RMs.", key=f"data_remove_bench_ok_{doomed}")
     st.button("Remove benchmark", disabled=not sure, icon=":material/delete_forever:", key="data_remove_bench_button",
               on_click=_remove_benchmark, args=(doomed,))

@@ -55,7 +55,7 @@ eta = float(pick[2].number_input("eta", min_value=state.ETA_FLOOR, max_value=1.0
                                  key="eta", persist_state="session",
                                  help="The top fraction of each prompt's pool the RM selects."))
 if note:
-    st.warning(note, icon=":material/warning:")
+    st.warning(readings.md(note), icon=":material/warning:")
 min_pool = selection.evaluation.min_pool_size
 if min_pool and eta < 1 / min_pool:
     st.info(readings.min_eta_note(min_pool), icon=":material/info:")
@@ -71,7 +71,7 @@ search = filters[0].text_input("Search prompts", key="_insp_search", placeholder
 order = filters[1].selectbox("Sort by", orders, key="order", format_func=readings.PROMPT_ORDER_LABELS.get)
 listed = ev.prompt_list(table, prompts, search, order)
 if listed.empty:
-    st.info(f"No prompt matches {search!r}.")
+    st.info(readings.md(f"No prompt matches {search!r}."))
     st.stop()
 st.session_state["_insp_listed"] = listed["prompt_id"].astype(str).tolist()
 columns = ["prompt_id", "category", "n", "reta", "shortfall"] + (
@@ -106,7 +106,7 @@ st.caption(f"{len(listed)} of {len(table)} prompts, {readings.PROMPT_ORDER_LABEL
 ids = st.session_state["_insp_listed"]
 asked = st.session_state.get("prompt")
 if asked is not None and str(asked) not in set(table["prompt_id"].astype(str)):
-    st.warning(f"Prompt {str(asked)!r} is not in this benchmark (or category); showing {ids[0]!r}.",
+    st.warning(readings.md(f"Prompt {str(asked)!r} is not in this benchmark (or category); showing {ids[0]!r}."),
                icon=":material/warning:")
 state.keep_valid("prompt", ids, ids[0])
 labels = dict(zip(ids, listed["prompt"].fillna("").map(lambda t: ev.preview(t, 90))))
@@ -125,9 +125,9 @@ facts = st.columns(4)
 facts[0].metric("Responses", f"{int(row['n'])}")
 facts[1].metric("Pool mean oracle score", f"{row['mu']:.3f}")
 facts[2].metric("Top-eta oracle mean", f"{ev.top_eta_oracle_mean(responses):.3f}",
-                help=f"Mean oracle score of {rm}'s top eta of this pool, T_q(eta) (§3).")
+                help=f"Mean oracle score of {readings.md(rm)}'s top eta of this pool, T_q(eta) (§3).")
 facts[3].metric("RETA of this prompt", "does not count" if pd.isna(row["reta"]) else f"{row['reta']:.3f}",
-                help=f"R_q(eta) of {rm} on this prompt (§3).")
+                help=f"R_q(eta) of {readings.md(rm)} on this prompt (§3).")
 
 prompt_key = abs(hash((rm, eta, prompt_id)))
 left, right = st.columns([1, 1])
@@ -178,7 +178,7 @@ st.caption("Shown as plain text: markdown and HTML in a response are not rendere
 
 # --------------------------------------------------------------------- two RMs side by side
 if rm_b is not NO_RM:
-    st.subheader(f"{rm} vs {rm_b} on this prompt")
+    st.subheader(f"{readings.md(rm)} vs {readings.md(rm_b)} on this prompt")
     responses_b = ev.with_texts(data.computed(view, "prompt_responses", rm_b, int(row["prompt_index"]), eta), texts)
     means = {rm: ev.top_eta_oracle_mean(responses), rm_b: ev.top_eta_oracle_mean(responses_b)}
     sides = st.columns(2)
@@ -186,7 +186,7 @@ if rm_b is not NO_RM:
                                                          (rm_b, responses_b, responses, rm))):
         picks = ev.top_eta_picks(mine, theirs)
         with side:
-            st.metric(f"{this}: top-eta oracle mean", f"{means[this]:.3f}",
+            st.metric(f"{readings.md(this)}: top-eta oracle mean", f"{means[this]:.3f}",
                       delta=f"{means[this] - means[other]:+.3f} vs {other}")
             st.dataframe(picks[["position", "response_id", "rm_score", "oracle_score", "weight", "shared",
                                 "preview"]], hide_index=True, width="stretch", key=f"inspector_picks_{this}",
@@ -197,7 +197,7 @@ if rm_b is not NO_RM:
                              "oracle_score": st.column_config.NumberColumn("oracle", format="%.3f"),
                              "weight": st.column_config.NumberColumn("weight", format="%.2f"),
                              "shared": st.column_config.CheckboxColumn("shared",
-                                                                       help=f"Also in {other}'s top eta."),
+                                                                       help=f"Also in {readings.md(other)}'s top eta."),
                              "preview": st.column_config.TextColumn("start of the text", width="large"),
                          })
     st.caption(f"Top-eta overlap (in both / in either): {row['top_overlap']:.2f}. "

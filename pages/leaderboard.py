@@ -25,17 +25,17 @@ figures = st.columns(4)
 figures[0].metric("Prompts", f"{pool.n_prompts:,}")
 figures[1].metric("Responses per prompt",
                   f"{sizes.min()}" if sizes.min() == sizes.max() else f"{sizes.min()}–{sizes.max()}")
-figures[2].metric("RMs", f"{len(selection.rms)}", help=f"Judged by the oracle {selection.oracle}.")
+figures[2].metric("RMs", f"{len(selection.rms)}", help=f"Judged by the oracle {readings.md(selection.oracle)}.")
 n_excluded = int(excluded.groupby("reason")["n_prompts"].max().sum()) if len(excluded) else 0
 figures[3].metric("Excluded prompts", f"{n_excluded:,}",
-                  help="Prompts that do not count for at least one RM. " + readings.excluded_summary(excluded))
+                  help=readings.md("Prompts that do not count for at least one RM. " + readings.excluded_summary(excluded)))
 if n_excluded:
-    st.caption(readings.excluded_summary(excluded))
+    st.caption(readings.md(readings.excluded_summary(excluded)))
 
 weak = ev.rms_not_beating_length(table)
 if weak:
     st.warning("Not clearly better than the response-length baseline at their best quantile (the 95 % band of "
-               "RETA(eta*) does not lie above the baseline's): " + ", ".join(weak)
+               "RETA(eta*) does not lie above the baseline's): " + ", ".join(map(readings.md, weak))
                + ". A useful RM should beat a scorer that only counts characters.", icon=":material/warning:")
 
 # the sparklines: each RM's curve in its own colour, all on one y-scale
@@ -89,7 +89,7 @@ event = st.dataframe(shown[columns], column_config=config, hide_index=True, widt
 picked = event.selection.rows if event is not None else []
 if picked:
     rm = shown["rm"].iloc[picked[0]]
-    st.page_link("pages/curves.py", label=f"Open the curves of {rm}", icon=":material/show_chart:",
+    st.page_link("pages/curves.py", label=f"Open the curves of {readings.md(rm)}", icon=":material/show_chart:",
                  query_params=state.page_params(rm=[rm]))
 else:
     st.caption("Sorted by RETA(eta*), highest first. Select a row to open that RM on the Curves page; click a "

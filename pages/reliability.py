@@ -31,7 +31,7 @@ with st.spinner("Computing the reliability map…"):
     rel = data.computed(view, "reliability_map", rms, bins).table
 fig = charts.reliability_figure(rel, selection.colors, kind="heatmap" if as_heatmap else "lines")
 st.plotly_chart(fig, width="stretch", key="rel_chart")
-st.markdown(readings.reliability_reading(ev.top_dips(rel), bins))
+st.markdown(readings.md(readings.reliability_reading(ev.top_dips(rel), bins)))
 sparse = rel.groupby("bin")["n_responses"].min()
 if bins > min_pool:
     st.caption(f"{bins} bins for pools of {min_pool}: some bins get no response of the smallest pools; "
@@ -73,24 +73,24 @@ st.dataframe(
         "relative_gain": st.column_config.NumberColumn("relative gain", format="percent",
                                                        help="RETA(eta*) / RETA(top pick) − 1."),
     })
-st.markdown("\n".join(f"- {reading}" for reading in optimal["reading"]))
+st.markdown("\n".join(f"- {readings.md(reading)}" for reading in optimal["reading"]))
 widgets.download_buttons("Quantiles", optimal, key="optimal_quantiles")
 
 # --------------------------------------------------------------------- RETA by category
 st.subheader("RETA by category")
 if not selection.info["categories"]:
-    st.info(f"Benchmark **{selection.benchmark}** has no prompt categories, so there is nothing to break down.",
+    st.info(f"Benchmark **{readings.md(selection.benchmark)}** has no prompt categories, so there is nothing to break down.",
             icon=":material/info:")
     st.stop()
 note = state.clean_eta(default=0.1)
 if note:
-    st.warning(note, icon=":material/warning:")
+    st.warning(readings.md(note), icon=":material/warning:")
 eta_cols = st.columns([1, 4], vertical_alignment="bottom")
 eta = float(eta_cols[0].number_input("eta", min_value=state.ETA_FLOOR, max_value=1.0, step=0.01, format="%.4g",
                                      key="eta", persist_state="session",
                                      help="The top fraction selected by the RM; shared with the Curves page."))
 if selection.category:
-    eta_cols[1].caption(f"Only category **{selection.category}** is chosen in the sidebar; choose "
+    eta_cols[1].caption(f"Only category **{readings.md(selection.category)}** is chosen in the sidebar; choose "
                         f"*{state.ALL_CATEGORIES}* to compare categories.")
 if eta < 1 / min_pool - 1e-12:
     st.info(readings.min_eta_note(min_pool), icon=":material/info:")

@@ -23,7 +23,7 @@ st.markdown(
 # --------------------------------------------------------------------- inputs
 note = state.clean_eta(default=0.1)
 if note:
-    st.warning(note, icon=":material/warning:")
+    st.warning(readings.md(note), icon=":material/warning:")
 inputs = st.columns(3, vertical_alignment="bottom")
 eta = float(inputs[0].number_input("eta", min_value=state.ETA_FLOOR, max_value=1.0, step=0.01, format="%.4g",
                                    key="eta", persist_state="session",
@@ -59,7 +59,7 @@ if table is None:
 
 # --------------------------------------------------------------------- results
 st.subheader("Reading")
-st.info(readings.stability_reading(table), icon=":material/lightbulb:")
+st.info(readings.stability_reading(table), icon=":material/lightbulb:")  # numbers only, no names
 
 st.subheader("Spread as n grows")
 metric = st.segmented_control("Spread", ["std", "cv"], default="std", required=True, key="stab_metric",

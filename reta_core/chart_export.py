@@ -36,6 +36,8 @@ class ChartOptions:
 
 
 def _title(ev, what: str, options: ChartOptions) -> str:
+    """The chart's title, raw: the builders' ``title=`` escapes it (charts.plot_text);
+    a title set afterwards with ``update_layout`` is escaped there."""
     if options.title is not None:
         return options.title
     where = f", category {ev.category}" if ev.category else ""
@@ -63,25 +65,25 @@ def difference(ev, o: ChartOptions):
 def reliability(ev, o: ChartOptions):
     table = ev.reliability_map(o.rms, o.bins).table
     fig = charts.reliability_figure(table, o.colors, kind=o.kind)
-    return fig.update_layout(title=_title(ev, "Reliability map", o)), table
+    return fig.update_layout(title=charts.plot_text(_title(ev, "Reliability map", o))), table
 
 
 def stability(ev, o: ChartOptions):
     table = ev.stability(_eta(o), o.rms, repeats=o.repeats, seed=o.seed, progress=o.progress)
     fig = charts.stability_figure(table, o.colors, metric=o.metric)
-    return fig.update_layout(title=_title(ev, f"Stability at eta = {_eta(o):g}", o)), table
+    return fig.update_layout(title=charts.plot_text(_title(ev, f"Stability at eta = {_eta(o):g}", o))), table
 
 
 def convergence(ev, o: ChartOptions):
     table = ev.stability(_eta(o), o.rms, repeats=o.repeats, seed=o.seed, progress=o.progress)
     fig = charts.convergence_figure(table, o.colors)
-    return fig.update_layout(title=_title(ev, f"Convergence at eta = {_eta(o):g}", o)), table
+    return fig.update_layout(title=charts.plot_text(_title(ev, f"Convergence at eta = {_eta(o):g}", o))), table
 
 
 def category(ev, o: ChartOptions):
     table = ev.category_table(_eta(o), o.rms)
     fig = charts.category_heatmap(table, normalization=ev.normalization)
-    return fig.update_layout(title=_title(ev, f"RETA at eta = {_eta(o):g} by category", o)), table
+    return fig.update_layout(title=charts.plot_text(_title(ev, f"RETA at eta = {_eta(o):g} by category", o))), table
 
 
 def inspector(ev, o: ChartOptions):
@@ -106,7 +108,7 @@ def scores(ev, o: ChartOptions):
     names = o.rms if o.rms else [ev.oracle] + ev.rms
     table = ev.score_values(names)
     fig = charts.histogram_figure(table, "score", by="scorer", colors=o.colors)
-    return fig.update_layout(title=_title(ev, "Score distributions", o)), table
+    return fig.update_layout(title=charts.plot_text(_title(ev, "Score distributions", o))), table
 
 
 def _eta(o: ChartOptions) -> float:

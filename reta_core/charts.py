@@ -106,6 +106,24 @@ def _color(colors: dict | None, rm: str) -> str:
 
 
 # ----------------------------------------------------------------------- helpers
+def plot_text(value) -> str:
+    """``value`` (a benchmark, oracle, RM, category or response name: data) as literal
+    text in a plotly string: trace names, titles, axes, ticks and hover all render a
+    subset of HTML (``<a>``, ``<b>``, ``<br>``...), so ``&``, ``<`` and ``>`` are escaped
+    as entities, which plotly shows as the characters themselves."""
+    return html.escape(str(value), quote=False)
+
+
+def _escape_names(fig: go.Figure) -> None:
+    """Every trace name (and legend group) of ``fig`` as literal text
+    (:func:`plot_text`): the builders name traces after RMs and categories."""
+    for trace in fig.data:
+        if trace.name is not None:
+            trace.name = plot_text(trace.name)
+        if getattr(trace, "legendgroup", None) is not None:  # not shown, but kept clean in exports
+            trace.legendgroup = plot_text(trace.legendgroup)
+
+
 def _require(df: pd.DataFrame, columns, what: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -117,6 +135,9 @@ def _style(fig: go.Figure, *, title: str | None, x_title: str, y_title: str, hei
     """The look every figure shares.  ``top_labels``: some label sits in the top
     margin (e.g. the eta marker), so the margin grows to keep it clear of the title."""
     top = (48 if title else 16) + (22 if top_labels else 0)
+    _escape_names(fig)
+    title, x_title, y_title = (None if t is None else plot_text(t) for t in (title, x_title, y_title))
+    legend_title = None if legend_title is None else plot_text(legend_title)
     fig.update_layout(
         template=TEMPLATE,
         height=height,
@@ -387,7 +408,8 @@ def _value_heatmap(z: pd.DataFrame, *, x_title: str, y_title: str, value_name: s
     if custom is not None:
         hover += f"<br>{custom_name}: %{{customdata}}"
     fig = go.Figure(go.Heatmap(
-        z=z.to_numpy(np.float64), x=[str(c) for c in z.columns], y=[str(i) for i in z.index],
+        z=z.to_numpy(np.float64), x=[plot_text(c) for c in z.columns],
+        y=[plot_text(i) for i in z.index],
         customdata=None if custom is None else custom.to_numpy(),
         colorscale="RdBu" if center is not None else "Viridis", zmid=center,
         texttemplate="%{z:.2f}", textfont=dict(size=12), hoverongaps=False, xgap=1, ygap=1,
@@ -576,8 +598,9 @@ def inspector_scatter(responses: pd.DataFrame, color: str, *, cut_score: float |
         fig.add_trace(go.Scatter(
             x=part["rm_score"].to_numpy(np.float64), y=part["oracle_score"].to_numpy(np.float64),
             mode="markers", name=name, marker=style, customdata=part["response_id"].to_numpy(object),
+            text=[plot_text(r) for r in part["response_id"]],  # the hover's id; customdata stays raw for clicks
             hovertext=[f"rank {r}<br>{_hover_preview(p)}" for r, p in zip(part["rank"], part["preview"])],
-            hovertemplate=("<b>%{customdata}</b><br>RM score: %{x:.4g}<br>oracle score: %{y:.4g}"
+            hovertemplate=("<b>%{text}</b><br>RM score: %{x:.4g}<br>oracle score: %{y:.4g}"
                            "<br>%{hovertext}<extra></extra>")))
     if cut_score is not None:
         scores = responses["rm_score"].to_numpy(np.float64)

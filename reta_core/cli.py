@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .ensembles import DEFAULT_METHOD, METHODS as ENSEMBLE_METHODS, add_ensemble
-from .errors import RetaInputError, one_line, show
+from .errors import RetaInputError, one_line, show, terminal_safe
 from .evaluation import DEFAULT_BOOTSTRAP, DEFAULT_REPEATS, NORMALIZATIONS
 
 PROG = "reta" if Path(sys.argv[0]).name == "reta" else "python -m reta_core"  # the console command, or -m
@@ -58,8 +58,9 @@ def _stderr_tty() -> bool:
 
 
 def note(message: str) -> None:
-    """One line for the user on stderr (not part of the result)."""
-    print(message, file=sys.stderr)
+    """One line for the user on stderr (not part of the result); names in it cannot
+    send control sequences to the terminal (:func:`terminal_safe`)."""
+    print(terminal_safe(message), file=sys.stderr)
 
 
 class Progress:
@@ -172,7 +173,7 @@ def render(df: pd.DataFrame, fmt: str, formats: dict | None = None, header: str 
     if fmt == "csv":
         return df.to_csv(index=False)
     parts = [header + "\n" if header else "", text_table(df, formats), footer]
-    return "\n".join(p for p in parts if p)
+    return terminal_safe("\n".join(p for p in parts if p))
 
 
 def emit(text: str, out: str | None) -> None:
@@ -393,7 +394,7 @@ def cmd_list(args) -> int:
         lines.append(f"{i['name']}: RMs: {', '.join(rms) if rms else 'none yet (add one with add-scores)'}")
         if i["categories"]:
             lines.append(f"{i['name']}: categories: {', '.join(i['categories'])}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.write(terminal_safe("\n".join(lines)) + "\n")
     return 0
 
 
@@ -712,7 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of prompts (default: 400)")
     p.add_argument("--responses", type=_int_at_least(2), default=64, metavar="N",
                    help="responses per prompt (default: 64)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: 0)")
     p.add_argument("--replace", action="store_true", help="replace a benchmark of that name")
 
     p = command("ingest", cmd_ingest, "import a benchmark file",
@@ -803,7 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, metavar="B",
                    help=f"bootstrap resamples with --ci (default {DEFAULT_BOOTSTRAP}) or "
                         f"repeats with resample (default {DEFAULT_REPEATS})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: 0)")
     fmt_out(p)
 
     p = command("leaderboard", cmd_leaderboard, "one row per RM: RETA, eta*, BoN, baselines",
@@ -816,7 +817,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, metavar="N", help="n of BoN@n (default: the smallest pool)")
     p.add_argument("--ci", action="store_true",
                    help="add 95 %% bootstrap bands (columns *_low, *_high)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed with --ci (default: 0)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="bootstrap seed with --ci (default: 0)")
     fmt_out(p)
 
     p = command("compare", cmd_compare, "is one RM significantly better than another?",

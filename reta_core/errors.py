@@ -6,6 +6,22 @@ dashboard can show it in one ``st.error`` box.
 """
 from __future__ import annotations
 
+import re
+
+# Characters that do not show as themselves: C0/C1 controls (terminal escapes among
+# them), zero-width and bidirectional controls, the byte-order mark, line separators.
+INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e"
+                       "\u2060-\u2069\ufeff]")
+INVISIBLE_SQL = (r"[\x00-\x1f\x7f-\x9f\x{200b}-\x{200f}\x{2028}-\x{202e}"
+                 r"\x{2060}-\x{2069}\x{feff}]")  # the same for DuckDB (RE2), tab and newline too
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every :data:`INVISIBLE` character written as an escape (``\\x1b``,
+    ``\\u202e``): names reach a terminal as text, never as control sequences."""
+    return INVISIBLE.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                                    else f"\\u{ord(m.group()):04x}"), str(text))
+
 
 class RetaInputError(ValueError):
     """Bad input by a user: a file, a column, a name, a database path.

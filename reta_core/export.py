@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -199,20 +200,50 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``.
 
     The file gets the permissions a plain ``open(path, "wb")`` would give it (mkstemp's
-    temporary files are private to the owner)."""
+    temporary files are private to the owner).
+
+    Only a new path or an existing regular file is written: a symbolic link, folder,
+    FIFO, device or socket there is refused (RetaInputError), as is a write the system
+    refuses (no permission, no space left): one line, and nothing half-written."""
+    path = Path(path)
     if not path.parent.is_dir():
         raise RetaInputError(f"{path}: the folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise RetaInputError(f"{path}: cannot write here: {exc.strerror or exc}") from exc
+    if mode is not None and not stat.S_ISREG(mode):
+        raise RetaInputError(f"{path}: {_kind(mode)}, not a regular file; give a new path or a "
+                             "regular file to replace")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise RetaInputError(f"{path}: cannot write: {exc.strerror or exc}; nothing was "
+                             "written") from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def write_figure(fig: go.Figure, path, *, width: int = 1100, height: int | None = None,

@@ -45,7 +45,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import metrics
-from .errors import RetaInputError, show
+from .errors import INVISIBLE, RetaInputError, show
 from .pool import Pool
 from .progress import ensure as ensure_progress
 from .scorers import (BASELINE_DESCRIPTIONS, BASELINE_LENGTH, BASELINE_RANDOM, BASELINE_RANDOM_SEED,  # noqa: F401
@@ -162,9 +162,10 @@ def _names(value) -> list[str]:
 def _check_name(label: str, kind: str, name) -> str:
     if not isinstance(name, str) or not name.strip():
         raise RetaInputError(f"{label}: the {kind} name is empty")
-    if name != name.strip() or any(ord(ch) < 32 for ch in name):
+    if name != name.strip() or INVISIBLE.search(name):
         raise RetaInputError(f"{label}: the {kind} name {show(name)} has leading/trailing "
-                             "spaces or control characters")
+                             "spaces or invisible or control characters (it would look like "
+                             "another name)")
     return name
 
 
@@ -249,9 +250,9 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
         progress(20, 100, "checking the rows")
         src.check_ids(REQUIRED_COLUMNS)
         src.check_prompt_consistency()
-        for col in oracle_cols + rm_cols:
-            src.check_scores(col)
-        exists = name in store.benchmark_names()
+        src.check_scores(oracle_cols + rm_cols)
+        stamp = store.benchmark_stamp(name)  # a change from now on refuses the write
+        exists = stamp is not None
         if exists and not replace:
             raise RetaInputError(f"{label}: benchmark {show(name)} exists already; choose "
                                  "another name or replace it (--replace)")
@@ -281,7 +282,8 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
                                  descriptions))
     progress(70, 100, "writing to the database")
     store.write_benchmark(name, {"description": description, "default_oracle": default,
-                                 "source_file": label}, tables, replace=replace, source=label)
+                                 "source_file": label}, tables, replace=replace, source=label,
+                         expect_stamp=stamp)
     progress(100, 100, "done")
     return report
 
@@ -340,8 +342,8 @@ def _benchmark_columns(src: Source, oracle_cols, rm_cols, baselines: bool):
     src.require_columns(oracle_cols, "named as oracle")
     reserved = set(REQUIRED_COLUMNS) | set(TEXT_COLUMNS)
     if rm_cols is None:
-        rm_cols = [c for c in src.columns
-                   if c not in reserved and c not in oracle_cols and src.looks_numeric(c)]
+        others = [c for c in src.columns if c not in reserved and c not in oracle_cols]
+        rm_cols = [c for c, numeric in zip(others, src.numeric_columns(others)) if numeric]
     else:
         rm_cols = _names(rm_cols)
         src.require_columns(rm_cols, "named as RM")
@@ -387,19 +389,20 @@ def _benchmark_tables(src: Source, oracle_cols, rm_cols, baselines):
                    )["prompt_code"]
     order = np.argsort(codes, kind="stable")  # pool position -> 0-based file row
     names = oracle_cols + rm_cols
-    scores = "".join(f", {src.score_expr(c)} AS s{i}" for i, c in enumerate(names))
     rows = con.sql(f"""
         SELECT CAST(response_id AS VARCHAR) AS response_id,
                CAST(prompt_id AS VARCHAR) AS prompt_id, {src.text_expr('response')} AS response,
                {src.text_expr('policy')} AS policy, rowid + 1 AS source_row,
-               length({src.text_expr('response')})::DOUBLE AS _length {scores}
+               length({src.text_expr('response')})::DOUBLE AS _length
         FROM src""").to_arrow_table()
     file_order = rows["source_row"].to_numpy()
     if not np.array_equal(file_order, np.arange(1, len(file_order) + 1)):
         rows = rows.take(np.argsort(file_order))  # DuckDB did not keep the scan order
     if not np.array_equal(order, np.arange(len(order))):
         rows = rows.take(order)
-    values = [rows[f"s{i}"].to_numpy(zero_copy_only=False) for i in range(len(names))]
+    # one score column at a time would cost the square of the columns in one SELECT
+    matrix = src.score_matrix(names)[:, order]
+    values = [matrix[i] for i in range(len(names))]
     rm_arrays = dict(zip(rm_cols, values[len(oracle_cols):]))
     if baselines:
         by_id = _numpy(con, "SELECT rowid FROM src ORDER BY CAST(response_id AS VARCHAR)"

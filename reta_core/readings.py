@@ -8,6 +8,8 @@ numbers come from :mod:`reta_core.reports`.  Section numbers cite docs/metric.md
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -24,6 +26,39 @@ NORMALIZATION_PHRASES = {
     "recovery": ("as the share of the perfect ranking's gain over the pool mean",
                  "1 = as good as the oracle, 0 = no better than random"),
 }
+
+
+# What starts Markdown inside a line (CommonMark, GitHub's extensions, raw HTML and
+# entities, Streamlit's ``$math$``, ``:emoji:``, ``:red[...]`` and ``:material/...:``):
+# escaped with a backslash, which CommonMark allows before any ASCII punctuation.
+# ``_`` between letters and ``:`` before a space or the end start nothing and stay.
+_MARKDOWN_INLINE = re.compile(
+    r"[\\`*\[<&~|$@]"                          # always (``]`` and ``>`` start nothing alone)
+    r"|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])"     # emphasis: _ not inside a word
+    r"|:(?=[^\s])"                              # :emoji:, :red[..], http://
+    r"|(?<=www)\.", re.IGNORECASE)             # www.example.com autolinks
+# GitHub's literal autolinks are found in the text after escapes are resolved, so an
+# invisible word joiner goes where they would start: after ``http``/``https``/``www``
+# and ``@``.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?<![A-Za-z0-9])(?:https?|www)(?=\\?[:.])|\\@", re.IGNORECASE)
+# What starts a block at the beginning of the text: heading, list, quote, rule, setext.
+_MARKDOWN_BLOCK = re.compile(r"^(\s*(?:\d+(?=[.)]))?)([#+\-=>.)])")
+
+
+def md(value) -> str:
+    """``value`` (data: a benchmark, oracle, RM, category or prompt name, a URL
+    parameter, a message that quotes them) as literal text in Streamlit Markdown
+    (``st.markdown``, ``st.caption``, ``st.info``/``warning``/``error``, titles, metric
+    labels, help): line breaks become spaces and every character that could start a
+    link, image, autolink, HTML tag or entity, emphasis, code span, math, Streamlit
+    directive or block is backslash-escaped (and an invisible word joiner breaks what
+    GitHub would autolink: ``http``, ``www``, ``@``), so the text shows as it is.  Intentional
+    formatting goes around it: ``f"**{md(name)}**"``."""
+    text = re.sub(r"[\r\n\t\f\v\u2028\u2029\x85]+", " ", str(value))
+    text = _MARKDOWN_INLINE.sub(lambda m: "\\" + m.group(0), text)
+    text = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, text)
+    return _MARKDOWN_BLOCK.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def column_help(normalization: str = "ratio") -> dict[str, str]:

@@ -11,22 +11,28 @@ file that keeps their name (:func:`staged_upload`).  The imports built on it are
 """
 from __future__ import annotations
 
+import gzip
+import os
 import re
 import shutil
+import stat
 import tempfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
-from .errors import RetaInputError, show
+from .errors import INVISIBLE_SQL, RetaInputError, show
 from .store import first_row, quote_ident
 
 MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none")
+MAX_LINE_BYTES = 64 * 2**20  # a CSV line (so a cell) may hold this much; DuckDB's default is 2 MB
 FORMATS = {  # suffix -> (format name, DuckDB reader call with one ? for the path)
-    ".csv": ("CSV", "read_csv(?, header = true, all_varchar = true)"),
-    ".csv.gz": ("CSV", "read_csv(?, header = true, all_varchar = true)"),
+    ".csv": ("CSV", "read_csv(?, header = true, all_varchar = true, max_line_size = {max_line})"),
+    ".csv.gz": ("CSV", "read_csv(?, header = true, all_varchar = true, max_line_size = {max_line})"),
     ".parquet": ("Parquet", "read_parquet(?)"),
     ".jsonl": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
     ".ndjson": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
@@ -34,6 +40,28 @@ FORMATS = {  # suffix -> (format name, DuckDB reader call with one ? for the pat
     ".ndjson.gz": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
     ".json": ("JSON", "read_json(?, format = 'auto', sample_size = -1)"),
 }
+# Bounds on what one input may cost (each overridden by its environment variable, a
+# positive integer): columns of the file, data rows, and bytes as read (after
+# decompression for ``.gz``).  Past a bound the input is refused with one line.
+LIMITS = {"RETA_MAX_COLUMNS": 1_000, "RETA_MAX_ROWS": 5_000_000, "RETA_MAX_BYTES": 2**30}
+MAX_SCORE = 1e100  # larger finite scores are refused: squares and sums must stay finite
+
+
+def limit(name: str) -> int:
+    """The bound ``name`` of :data:`LIMITS`, from the environment when set there."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return LIMITS[name]
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise RetaInputError(f"{name}={raw!r} is not a positive whole number; unset it or "
+                             "give one")
+    return value
+
+
 _NUMERIC_TYPE = re.compile(
     r"^(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|REAL|DECIMAL.*|NUMERIC.*)$")
 _TYPED_SCORE = re.compile(r"^(BOOLEAN|\"?NULL\"?)$")
@@ -59,6 +87,8 @@ class Source:
             described = self.con.execute("DESCRIBE src").fetchall()
             self.types = {row[0]: row[1] for row in described}
             self.columns = list(self.types)
+            self._check_width(len(self.columns))
+            self._cells_for = None  # the columns table _cells holds (see _build_cells)
             self.n_rows, blank = self.first(
                 "SELECT count(*), count(*) FILTER (WHERE COLUMNS(*) IS NULL) FROM src")
             if self.n_rows == blank:  # no rows, or only empty ones
@@ -69,6 +99,12 @@ class Source:
 
     def close(self):
         self.con.close()
+
+    def _check_width(self, n_columns: int):
+        most = limit("RETA_MAX_COLUMNS")
+        if n_columns > most:
+            raise self.error(f"the file has {n_columns:,} columns; the limit is {most:,} "
+                             "(set RETA_MAX_COLUMNS to change it)")
 
     def __enter__(self):
         return self
@@ -89,6 +125,7 @@ class Source:
                 self.con.execute(f"ALTER TABLE src ALTER {q} TYPE VARCHAR USING ({q} ->> '$')")
 
     def _load_frame(self, frame: pd.DataFrame):
+        self._check_width(frame.shape[1])
         frame = frame.reset_index(drop=True)
         frame.columns = [str(c) for c in frame.columns]
         self.con.register("_reta_frame", frame)
@@ -105,15 +142,52 @@ class Source:
                       None)
         if suffix is None:
             raise self.error("unknown file type; use one of " + ", ".join(FORMATS))
-        if not path.is_file():
-            raise self.error(f"file not found ({path})")
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise self.error(f"file not found ({path})") from None
+        except OSError as exc:  # a symbolic link loop, a folder without permission ...
+            raise self.error(f"cannot be opened ({exc.strerror or exc}; {path})") from exc
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+            raise self.error(f"{kind}, not a file ({path})")
         if path.stat().st_size == 0:
             raise self.error("the file is empty")
         fmt, reader = FORMATS[suffix]
-        try:
-            self.con.execute(f"CREATE TABLE src AS SELECT * FROM {reader}", [str(path)])
+        self._check_size(path, suffix, fmt)
+        if fmt == "CSV":
+            self._check_width(_header_fields(path, suffix))
+        max_rows = limit("RETA_MAX_ROWS")
+        reader = reader.replace("{max_line}", str(int(MAX_LINE_BYTES)))
+        try:  # LIMIT: DuckDB stops reading one row past the bound
+            self.con.execute(f"CREATE TABLE src AS SELECT * FROM {reader} LIMIT ?",
+                             [str(path), max_rows + 1])
         except duckdb.Error as exc:
-            raise self.error(f"cannot be read as {fmt}: {_first_line(exc)}") from exc
+            raise self.error(f"cannot be read as {fmt}: {_reader_reason(exc)}") from exc
+        if self.first("SELECT count(*) > ? FROM src", [max_rows])[0]:
+            raise self.error(f"the file has more than {max_rows:,} data rows, the limit "
+                             "(set RETA_MAX_ROWS to change it)")
+
+    def _check_size(self, path: Path, suffix: str, fmt: str):
+        """The bytes as read (decompressed for ``.gz``, counted while streaming and
+        stopped at the bound) within ``RETA_MAX_BYTES``."""
+        most = limit("RETA_MAX_BYTES")
+        too_big = self.error(f"the file has more than {most / 2**20:,.0f} MB of data"
+                             + (" once decompressed" if suffix.endswith(".gz") else "")
+                             + ", the limit (set RETA_MAX_BYTES to change it)")
+        if not suffix.endswith(".gz"):
+            if path.stat().st_size > most:
+                raise too_big
+            return
+        total = 0
+        try:
+            with gzip.open(path, "rb") as stream:
+                while chunk := stream.read(2**20):
+                    total += len(chunk)
+                    if total > most:
+                        raise too_big
+        except (OSError, EOFError, zlib.error) as exc:
+            raise self.error(f"cannot be read as {fmt} (gzip): {_first_line(exc)}") from exc
 
     # ---------------------------------------------------------------- messages
     def error(self, problem: str, row=None, column=None) -> RetaInputError:
@@ -150,37 +224,96 @@ class Source:
         else:
             text = f"trim(CAST({q} AS VARCHAR))"
             value = (f"CASE WHEN lower({text}) IN {_tokens_sql()} THEN NULL "
+                     f"WHEN lower({text}) IN ('true', 'false') THEN CAST(lower({text}) = 'true' AS DOUBLE) "
                      f"ELSE TRY_CAST({text} AS DOUBLE) END")
         return f"(CASE WHEN isnan({value}) THEN NULL ELSE {value} END)"
+
+    def _build_cells(self, cols) -> None:
+        """Table ``_cells (r, col, raw, v, bad)``: one row per non-empty cell of ``cols``
+        (``r`` the 0-based row, ``col`` the position in ``cols``, ``raw`` the text of a
+        text cell, ``v`` its score as in :meth:`score_expr`, ``bad`` text that is not a
+        number).  Built with UNPIVOT and one score expression, so the cost grows with
+        the cells, not with the square of the columns as a SELECT of one expression per
+        column does."""
+        cols = list(cols)
+        if self._cells_for == cols:
+            return
+        typed = [i for i, c in enumerate(cols) if self._is_typed_number(c)]
+        text = [i for i, c in enumerate(cols) if not self._is_typed_number(c)]
+        parts = []
+        if typed:
+            pick = ", ".join(f'CAST({quote_ident(cols[i])} AS DOUBLE) AS "{i}"' for i in typed)
+            parts.append(f"SELECT r, CAST(col AS INTEGER) AS col, NULL::VARCHAR AS raw, x, "
+                         f"false AS bad FROM (UNPIVOT (SELECT rowid AS r, {pick} FROM src) "
+                         f"ON COLUMNS(* EXCLUDE (r)) INTO NAME col VALUE x)")
+        if text:
+            pick = ", ".join(f'CAST({quote_ident(cols[i])} AS VARCHAR) AS "{i}"' for i in text)
+            parts.append(
+                f"SELECT r, col, raw, x, x IS NULL AND NOT missing AS bad FROM ("
+                f"SELECT r, CAST(col AS INTEGER) AS col, raw, "
+                f"lower(trim(raw)) IN {_tokens_sql()} AS missing, "
+                f"CASE WHEN lower(trim(raw)) IN {_tokens_sql()} THEN NULL "
+                f"WHEN lower(trim(raw)) IN ('true', 'false') "
+                f"THEN CAST(lower(trim(raw)) = 'true' AS DOUBLE) "
+                f"ELSE TRY_CAST(trim(raw) AS DOUBLE) END AS x "
+                f"FROM (UNPIVOT (SELECT rowid AS r, {pick} FROM src) "
+                f"ON COLUMNS(* EXCLUDE (r)) INTO NAME col VALUE raw))")
+        body = " UNION ALL ".join(parts) if parts else (
+            "SELECT NULL::BIGINT AS r, NULL::INTEGER AS col, NULL::VARCHAR AS raw, "
+            "NULL::DOUBLE AS x, false AS bad WHERE false")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _cells AS SELECT r, col, raw, "
+                         f"CASE WHEN isnan(x) THEN NULL ELSE x END AS v, bad FROM ({body})")
+        self._cells_for = cols
+
+    def score_matrix(self, cols) -> np.ndarray:
+        """Scores of ``cols`` (checked by :meth:`check_scores`) as an array (len(cols),
+        rows) in file order, NaN where empty."""
+        self._build_cells(cols)
+        table = self.con.sql("SELECT r, col, v FROM _cells WHERE v IS NOT NULL").to_arrow_table()
+        values = np.full((len(cols), self.n_rows), np.nan)
+        values[table["col"].to_numpy(), table["r"].to_numpy()] = table["v"].to_numpy()
+        return values
 
     def looks_numeric(self, col: str) -> bool:
         """For ``rm_cols=None``: a numeric type, or text whose non-empty cells are all
         numbers (and there is at least one)."""
-        if _NUMERIC_TYPE.match(self.types[col]):
-            return True
-        if self.types[col] != "VARCHAR":
-            return False
-        bad, good = self.first(
-            f"SELECT count(*) FILTER (WHERE v IS NOT NULL AND lower(v) NOT IN {_tokens_sql()} "
-            f"AND TRY_CAST(v AS DOUBLE) IS NULL), count(TRY_CAST(v AS DOUBLE)) "
-            f"FROM (SELECT trim({quote_ident(col)}) AS v FROM src)")
-        return bad == 0 and good > 0
+        return self.numeric_columns([col])[0]
 
-    def check_scores(self, col: str):
-        """Every cell of ``col`` empty, NaN or a finite number."""
-        q = quote_ident(col)
-        if not self._is_typed_number(col):
-            text = f"trim(CAST({q} AS VARCHAR))"
-            bad = self.first(
-                f"SELECT rowid + 1, CAST({q} AS VARCHAR) FROM src WHERE {q} IS NOT NULL "
-                f"AND lower({text}) NOT IN {_tokens_sql()} AND TRY_CAST({text} AS DOUBLE) IS NULL "
-                f"ORDER BY rowid LIMIT 1")
-            if bad:
-                raise self.error(f"not a number: {show(bad[1])}", row=bad[0], column=col)
-        bad = self.first(f"SELECT rowid + 1, CAST({self.score_expr(col)} AS VARCHAR) FROM src "
-                         f"WHERE isinf({self.score_expr(col)}) ORDER BY rowid LIMIT 1")
-        if bad:
-            raise self.error(f"infinite value {bad[1]}", row=bad[0], column=col)
+    def numeric_columns(self, cols) -> list[bool]:
+        """:meth:`looks_numeric` of each of ``cols``, in one pass over their cells."""
+        cols = list(cols)
+        verdict = [bool(_NUMERIC_TYPE.match(self.types[c])) for c in cols]
+        text = [c for c in cols if self.types[c] == "VARCHAR"]
+        if text:
+            self._build_cells(text)
+            counts = {col: (bad, good) for col, bad, good in self.con.execute(
+                "SELECT col, count(*) FILTER (WHERE bad OR lower(trim(raw)) IN ('true', 'false')), "
+                "count(v) FROM _cells "
+                "GROUP BY col").fetchall()}
+            numeric = {c for i, c in enumerate(text)
+                       if counts.get(i, (0, 0))[0] == 0 and counts.get(i, (0, 0))[1] > 0}
+            verdict = [v or c in numeric for v, c in zip(verdict, cols)]
+        return verdict
+
+    def check_scores(self, cols):
+        """Every cell of ``cols`` (a column or a list) empty, NaN or a finite number of
+        magnitude at most :data:`MAX_SCORE`; the first failure (by column, then row) is
+        raised."""
+        cols = [cols] if isinstance(cols, str) else list(cols)
+        if not cols:
+            return
+        self._build_cells(cols)
+        bad = self.first("SELECT r + 1, col, raw, CAST(v AS VARCHAR), bad FROM _cells "
+                         "WHERE bad OR abs(v) > ? ORDER BY col, r LIMIT 1", [MAX_SCORE])
+        if not bad:
+            return
+        row, col, raw, value, not_number = bad
+        if not_number:
+            raise self.error(f"not a number: {show(raw)}", row=row, column=cols[col])
+        if value in ("inf", "-inf"):
+            raise self.error(f"infinite value {value}", row=row, column=cols[col])
+        raise self.error(f"score {value} is too large (scores must be at most {MAX_SCORE:g} "
+                         "in magnitude; rescale the column)", row=row, column=cols[col])
 
     def check_ids(self, columns):
         """Ids present (not empty) and response_id unique."""
@@ -190,6 +323,15 @@ class Source:
                              f"trim(CAST({q} AS VARCHAR)) = '' ORDER BY rowid LIMIT 1")
             if bad:
                 raise self.error(f"empty {col}", row=bad[0], column=col)
+            bad = self.first(f"SELECT rowid + 1, v, regexp_matches(v, ?) FROM (SELECT rowid, "
+                             f"CAST({q} AS VARCHAR) AS v FROM src) WHERE v <> trim(v) OR "
+                             f"regexp_matches(v, '^\\s|\\s$') OR regexp_matches(v, ?) "
+                             f"ORDER BY rowid LIMIT 1", [INVISIBLE_SQL, INVISIBLE_SQL])
+            if bad:
+                what = ("an invisible or control character" if bad[2]
+                        else "leading or trailing spaces")
+                raise self.error(f"{col} {show(bad[1])} has {what}; an id must show as it is "
+                                 "(it would look like another id)", row=bad[0], column=col)
         dup = self.first(
             "SELECT row, id, first_row FROM (SELECT rowid + 1 AS row, "
             "CAST(response_id AS VARCHAR) AS id, "
@@ -217,8 +359,35 @@ class Source:
                     f"{show(bad[3], 40)} in row {bad[4]}", row=bad[0], column=col)
 
 
+def _header_fields(path: Path, suffix: str) -> int:
+    """An upper bound on a CSV file's columns from its first line (at most 1 MB): one
+    more than the most frequent delimiter, so the width bound holds before DuckDB
+    parses the file."""
+    try:
+        opener = gzip.open if suffix.endswith(".gz") else open
+        with opener(path, "rb") as stream:
+            head = stream.readline(2**20)
+    except (OSError, EOFError, zlib.error):
+        return 0  # DuckDB's reader reports what is wrong
+    return 1 + max(head.count(d) for d in (b",", b";", b"\t", b"|"))
+
+
 def _tokens_sql() -> str:
     return "(" + ", ".join("'" + t.replace("'", "''") + "'" for t in MISSING_TOKENS) + ")"
+
+
+def _reader_reason(exc: Exception) -> str:
+    """DuckDB's reason a file cannot be read, in one line.  A CSV error's first line
+    names a buffer line, not the data row, so the reason after it comes first."""
+    lines = [line.strip() for line in str(exc).strip().splitlines()]
+    first = lines[0] if lines else type(exc).__name__
+    reason = next((line for line in lines[2:] if line), "")
+    if len(lines) > 2 and lines[1].startswith("Original Line:") and reason:
+        if reason.startswith("Maximum line size"):
+            return (f"a line is longer than {MAX_LINE_BYTES:,} bytes ({reason}); shorten the "
+                    "cell or use JSON Lines or Parquet")
+        return f"{reason} ({first.removeprefix('Invalid Input Error: ')})"
+    return first
 
 
 def _first_line(exc: Exception) -> str:
@@ -272,6 +441,6 @@ def describe_file(file, source_name: str | None = None, preview_rows: int = 5) -
     with Source(file, source_name) as src:
         columns = pd.DataFrame({"column": src.columns,
                                 "type": [src.types[c] for c in src.columns],
-                                "numeric": [src.looks_numeric(c) for c in src.columns]})
+                                "numeric": src.numeric_columns(src.columns)})
         preview = src.con.sql(f"SELECT * FROM src ORDER BY rowid LIMIT {int(preview_rows)}").df()
         return {"rows": int(src.n_rows), "columns": columns, "preview": preview}

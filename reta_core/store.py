@@ -235,8 +235,14 @@ class Store:
         return f"Store({str(self.path)!r})"
 
     def exists(self) -> bool:
-        """Whether the database file exists (reads raise when it does not)."""
-        return self.path.is_file()
+        """Whether the database file exists (reads raise when it does not).  A folder
+        or another kind of file at the path raises RetaInputError."""
+        if self.path.is_file():
+            return True
+        if os.path.lexists(self.path):
+            raise RetaInputError(f"{self.path}: not a database file (a folder, a broken link or "
+                                 "another kind of file); give a file path with --db or RETA_DB")
+        return False
 
     # ------------------------------------------------------------ connections
     def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
@@ -282,15 +288,24 @@ class Store:
             with self._write():  # an older schema: migrate, then read again
                 pass
         if version is None:
-            raise RetaInputError(f"{self.path}: not a RETA Explorer database (no meta table)")
+            raise RetaInputError(f"{self.path}: not a RETA Explorer database (no meta table with "
+                                 "a whole-number schema_version)")
         raise RetaInputError(
             f"{self.path}: the database has schema version {version}, newer than this "
             f"RETA Explorer ({SCHEMA_VERSION}); upgrade RETA Explorer")
 
     @contextmanager
     def _write(self):
-        """A read-write connection inside one transaction (committed on success)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """A read-write connection inside one transaction (committed on success).
+
+        The machine's refusals (a folder that cannot be created or written, no space
+        left on the device) are one-line RetaInputErrors: nothing was written."""
+        self.exists()  # a folder at the path is refused before anything is tried
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RetaInputError(f"{self.path}: cannot create the folder {self.path.parent}: "
+                                 f"{exc.strerror or exc}") from exc
         with _file_lock(self.path).write():
             con = self._open(write=True)
             try:
@@ -305,6 +320,12 @@ class Store:
                         pass  # closing the connection discards the transaction anyway
                     raise
                 con.execute("COMMIT")
+            except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
+                text = str(exc).strip()
+                first = text.splitlines()[0] if text else type(exc).__name__
+                raise RetaInputError(f"{self.path}: cannot write the database: {first}; nothing "
+                                     "was written (free space or fix the folder's permissions, "
+                                     "then run it again)") from exc
             finally:
                 con.close()
 
@@ -328,6 +349,16 @@ class Store:
             return []
         with self._read() as con:
             return self._benchmark_names(con)
+
+    def benchmark_stamp(self, name: str):
+        """What identifies the stored state of benchmark ``name`` (None when absent): its
+        created_at and its RMs with their added_at.  An import that replaces the
+        benchmark passes it back to :meth:`write_benchmark` so that a change made while
+        the file was being checked (an RM added, say) is not silently dropped."""
+        if not self.exists():
+            return None
+        with self._read() as con:
+            return _stamp(con, name)
 
     def list_benchmarks(self) -> pd.DataFrame:
         """One row per benchmark: name, n_prompts, n_responses, oracles (list),
@@ -502,7 +533,7 @@ class Store:
             con.execute("DELETE FROM rms WHERE benchmark = ? AND name = ?", [benchmark, rm])
 
     def write_benchmark(self, name: str, meta: dict, tables: dict, replace: bool = False,
-                        source: str | None = None) -> None:
+                        source: str | None = None, expect_stamp=...) -> None:
         """Insert a whole benchmark in one transaction (used by :mod:`reta_core.ingest`,
         which has validated the data).
 
@@ -511,8 +542,15 @@ class Store:
         oracle_scores and rm_scores wide (response_code + a column per scorer).
         ``replace``: drop an existing benchmark of that name first; without it an existing
         name raises RetaInputError naming ``source`` (the file being imported).
+        ``expect_stamp``: :meth:`benchmark_stamp` when the import began; when the
+        benchmark has changed since, nothing is written (RetaInputError).
         """
         with self._write() as con:
+            if expect_stamp is not ... and _stamp(con, name) != expect_stamp:
+                raise RetaInputError(
+                    f"{source or self.path}: benchmark {show(name)} changed while the file was "
+                    "being checked (created, replaced, or an RM added or removed); nothing was "
+                    "written: run the import again")
             if name in self._benchmark_names(con):
                 if not replace:
                     raise RetaInputError(
@@ -613,6 +651,15 @@ class Store:
 
 
 # ------------------------------------------------------------------ module helpers
+def _stamp(con, name: str):
+    created = first_row(con, "SELECT created_at FROM benchmarks WHERE name = ?", [name])
+    if created is None:
+        return None
+    rms = con.execute("SELECT name, added_at, n_scored FROM rms WHERE benchmark = ? ORDER BY name",
+                      [name]).fetchall()
+    return (created[0], tuple(rms))
+
+
 def first_row(con, sql: str, params=None):
     """The first row of a query (or None), with the result fully fetched: DuckDB 2.0
     keeps a result open until a fetch comes back empty, blocking the connection."""
@@ -638,7 +685,10 @@ def _schema_version(con) -> int | None:
         )[0]
         return 0 if not has_any else None
     row = first_row(con, "SELECT value FROM meta WHERE key = 'schema_version'")
-    return int(row[0]) if row else None
+    try:
+        return int(row[0]) if row else None
+    except (TypeError, ValueError):  # not written by RETA Explorer: reported as such
+        return None
 
 
 def _migrate(con, path) -> None:

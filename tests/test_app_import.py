@@ -94,7 +94,7 @@ def test_a_malformed_upload_writes_nothing_and_says_why(demo_db, tmp_path):
     upload(at, "rewardmath", [path])
     assert not at.exception
     assert len(at.error) == 1 and "\n" not in at.error[0].value
-    assert at.error[0].value == ("orm_a_reward.json: problem 2 ('Solve $x+2=5$.'): 2 scores for 3 solutions "
+    assert at.error[0].value == ("orm_a_reward.json: problem 2 ('Solve \\$x+2=5\\$.'): 2 scores for 3 solutions "
                                  "(solution_reference)")
     assert not [b for b in at.button if b.key == "public_confirm"]
     assert sha256(demo_db) == before

@@ -162,10 +162,10 @@ def sidebar() -> Selection:
     view = View(path, stamp, benchmark, oracle, None if category == ALL_CATEGORIES else category,
                 normalization)
     if normalization == "ratio" and data.evaluation(view).oracle_far_from_zero:
-        sb.caption(readings.recovery_hint(oracle))
-    sb.caption(f"Database: `{Path(path).name}`", help=f"The database file: {path}")
+        sb.caption(readings.md(readings.recovery_hint(oracle)))
+    sb.caption(f"Database: {readings.md(Path(path).name)}", help=f"The database file: {readings.md(path)}")
     for note in st.session_state.pop("_url_notes", []):
-        st.warning(note, icon=":material/link_off:")
+        st.warning(readings.md(note), icon=":material/link_off:")
     derived = [r["name"] for r in info["rms"] if r.get("is_derived")]
     selection = Selection(view, info, list(rms), all_rms, charts.rm_colors(all_rms, derived))
     st.session_state["_selection"] = selection
@@ -183,9 +183,9 @@ def page_header(title: str, note: str = "") -> Selection:
     and a stop with a hint when no RM is chosen.  Returns the selection."""
     selection = current()
     st.title(title)
-    st.caption(f"Benchmark **{selection.benchmark}** · oracle **{selection.oracle}** · "
+    st.caption(f"Benchmark **{readings.md(selection.benchmark)}** · oracle **{readings.md(selection.oracle)}** · "
                f"{readings.NORMALIZATION_LABELS[selection.normalization]}"
-               + (f" · category **{selection.category}**" if selection.category else "") + note)
+               + (f" · category **{readings.md(selection.category)}**" if selection.category else "") + note)
     require_rms(selection)
     return selection
 

@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 import streamlit as st
 
-from reta_core import export
+from reta_core import export, readings
 from reta_core.errors import RetaInputError
 
 log = logging.getLogger("reta_explorer")
@@ -16,10 +16,11 @@ log = logging.getLogger("reta_explorer")
 def show_error(exc: BaseException) -> None:
     """The app's error boundary: a short message, never a traceback."""
     if isinstance(exc, RetaInputError):
-        st.error(str(exc), icon=":material/error:")
+        st.error(readings.md(str(exc)), icon=":material/error:")
     else:
         log.exception("unexpected error")
-        st.error(f"Something went wrong ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+        st.error(f"Something went wrong ({readings.md(type(exc).__name__)}: "
+                 f"{readings.md(str(exc).splitlines()[0]) if str(exc) else ''}). "
                  "Try another choice in the sidebar; if it persists, report it with the server log.",
                  icon=":material/bug_report:")
 
