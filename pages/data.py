@@ -234,7 +234,7 @@ with add_rm:
                        help="The benchmark's prompt_id and response_id with an empty score column to fill in.")
     with_texts = st.columns(2)
     with_texts[0].download_button(
-        f"Template with texts for {benchmark} (CSV)", lambda: data.rm_template_texts_csv(path, benchmark, stamp),
+        f"Template with texts for {readings.md(benchmark)} (CSV)", lambda: data.rm_template_texts_csv(path, benchmark, stamp),
         file_name=f"{benchmark}_rm_template_texts.csv", mime="text/csv", key="data_template_texts",
         icon=":material/download:", on_click="ignore",
         help="The template with the prompt and response of every row; upload it back with the score column filled in.")
