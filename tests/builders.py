@@ -50,3 +50,31 @@ def random_pool(rng, n_prompts=30, sizes=(2, 9), ties=True, nan_rate=0.0, n_rms=
                 offsets=np.concatenate([[0], np.cumsum(pool_sizes)]),
                 response_ids=np.array([f"r{i}" for i in range(total)], dtype=object),
                 oracles={"j": oracle}, rms=rms)
+
+
+# ------------------------------------------------------------------ the command line, in process
+def call(*args) -> tuple[int, str, str]:
+    """``cli.main(args)`` with stdout and stderr captured: (status, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from reta_core import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main([str(a) for a in args])
+    return status, out.getvalue(), err.getvalue()
+
+
+def ok(*args) -> tuple[str, str]:
+    """:func:`call` that must succeed: (stdout, stderr)."""
+    status, out, err = call(*args)
+    assert status == 0, err
+    return out, err
+
+
+def sha256(path) -> str:
+    """The file's content hash: a refused write must leave it unchanged."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

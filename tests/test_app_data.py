@@ -6,7 +6,6 @@ checks and the write are ``ingest.import_upload``, tested directly at the end.""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 
 import numpy as np
@@ -17,12 +16,9 @@ from reta_core import ingest, reports
 from reta_core.errors import RetaInputError
 from reta_core.store import Store
 from tests.apptest import ORACLE, REPO, app, no_errors, upload
+from tests.builders import sha256
 
 PAGE = "pages/data.py"
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def rm_csv(path, rows=None, score=None) -> bytes:

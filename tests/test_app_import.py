@@ -4,7 +4,6 @@ anything is written, then Confirm; the imported RMs on the other pages; the Insp
 a benchmark without response texts."""
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
@@ -13,12 +12,9 @@ from reta_core import Evaluation
 from reta_core.store import Store
 from tests import public_fixtures as F
 from tests.apptest import app, no_errors
+from tests.builders import sha256
 
 PAGE = "pages/data.py"
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def public_tab(fmt: str):

@@ -4,7 +4,6 @@ point and its exit codes as real subprocesses, and the failure contract: exit 2 
 one ``error:`` line on stderr and no file left behind."""
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -22,22 +21,9 @@ from reta_core.export import find_chrome
 from reta_core.scorers import PERFECT_RM, rms_not_beating_length
 from reta_core.store import Store
 from tests.builders import EXAMPLE, EXAMPLE_RM, REAL_POOL, REAL_POOL_MISSING, REPO
+from tests.builders import call, ok
 
 ETAS = [0.125, 0.25, 0.5, 1.0]
-
-
-def call(*args) -> tuple[int, str, str]:
-    """``cli.main(args)`` with stdout and stderr captured: (status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = cli.main([str(a) for a in args])
-    return status, out.getvalue(), err.getvalue()
-
-
-def ok(*args) -> tuple[str, str]:
-    status, out, err = call(*args)
-    assert status == 0, err
-    return out, err
 
 
 @pytest.fixture(autouse=True)

@@ -4,9 +4,6 @@ path (errors leave the database byte-identical); the command line, the leaderboa
 and the list's marks, the dotted line, an old database migrated; the Data page's form."""
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import json
 
 import duckdb
@@ -16,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.stats import rankdata
 
-from reta_core import charts, cli, ingest
+from reta_core import charts, ingest
 from reta_core.demo import build_demo
 from reta_core.ensembles import add_ensemble, describe, ensemble_scores
 from reta_core.errors import RetaInputError
@@ -25,18 +22,9 @@ from reta_core.pool import Pool
 from reta_core.store import SCHEMA_VERSION, Store
 from tests.apptest import ORACLE, app, no_errors
 from tests.builders import REPO, make_pool, random_pool
+from tests.builders import call, sha256
 
 MEMBERS = ["noisy_small_rm", "coding_math_specialist_rm"]
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
-
-
-def run_cli(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        return cli.main([str(a) for a in args]), out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -251,7 +239,7 @@ def test_each_error_is_one_line_and_writes_nothing(db, case):
     if "--benchmark" not in args:
         args = args + ["--benchmark", "demo"]
     before = sha256(db)
-    status, out, err = run_cli("--db", db, "ensemble", *args)
+    status, out, err = call("--db", db, "ensemble", *args)
     assert (status, out) == (2, "")
     assert err.startswith("error:") and err.count("\n") == 1, err
     assert expected in err, err
@@ -259,22 +247,22 @@ def test_each_error_is_one_line_and_writes_nothing(db, case):
 
 
 def test_the_command_line_adds_lists_and_marks_it(db, tmp_path):
-    status, out, err = run_cli("--db", db, "ensemble", "--benchmark", "demo", "--rm", MEMBERS[0], "--rm", MEMBERS[1],
+    status, out, err = call("--db", db, "ensemble", "--benchmark", "demo", "--rm", MEMBERS[0], "--rm", MEMBERS[1],
                                "--method", "rankmean", "--name", "combo")
     assert status == 0, err
     assert out.startswith("Imported RM 'combo' into benchmark 'demo' from rankmean ensemble of") and "(derived)" in out
-    status, out, _ = run_cli("--db", db, "list")
+    status, out, _ = call("--db", db, "list")
     assert "combo (derived)" in out and "strong_rm," in out and "strong_rm (derived)" not in out
-    listed = json.loads(run_cli("--db", db, "list", "--format", "json")[1])["rows"][0]["rms"]
+    listed = json.loads(call("--db", db, "list", "--format", "json")[1])["rows"][0]["rms"]
     assert [r["name"] for r in listed if r["is_derived"]] == ["combo"]
-    status, out, _ = run_cli("--db", db, "leaderboard", "--benchmark", "demo")
+    status, out, _ = call("--db", db, "leaderboard", "--benchmark", "demo")
     assert status == 0 and "combo (derived)" in out and "baseline_length (baseline)" in out
-    board = pd.DataFrame(json.loads(run_cli("--db", db, "leaderboard", "--benchmark", "demo", "--format",
+    board = pd.DataFrame(json.loads(call("--db", db, "leaderboard", "--benchmark", "demo", "--format",
                                             "json")[1])["rows"])
     assert board.set_index("rm")["is_derived"].to_dict() == {rm: rm == "combo" for rm in board["rm"]}
-    status, out, _ = run_cli("--db", db, "reta", "--benchmark", "demo", "--rm", "combo", "--eta", "0.25")
+    status, out, _ = call("--db", db, "reta", "--benchmark", "demo", "--rm", "combo", "--eta", "0.25")
     assert status == 0 and "combo" in out
-    status, out, _ = run_cli("--db", db, "ensemble", "--help")
+    status, out, _ = call("--db", db, "ensemble", "--help")
     assert status == 0 and "examples:" in out and "ensemble --benchmark demo" in out
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -30,6 +29,7 @@ from reta_core import cli
 from reta_core.ingest import import_benchmark
 from reta_core.store import Store
 from tests.builders import EXAMPLE
+from tests.builders import sha256
 
 EXAMPLES = int(os.environ.get("RETA_FUZZ_EXAMPLES", "80"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="RETA_FUZZ_EXAMPLES" not in os.environ,
@@ -61,10 +61,6 @@ def _report():
     if report:
         with open(report, "a") as out:
             out.write(json.dumps(dict(COUNTS)) + "\n")
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run(base_db: Path, command: list, name: str, data: bytes) -> None:

@@ -3,7 +3,6 @@ over what is not a regular file.  Each test failed before its fix."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import time
 from pathlib import Path
 
@@ -16,10 +15,7 @@ from reta_core.ingest import describe_file, import_benchmark
 from reta_core.source import LIMITS
 from reta_core.store import Store
 from tests.builders import EXAMPLE
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from tests.builders import sha256
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ shows checked against a hand computation, and malformed variants that each give 
 ``error:`` line and leave the database byte-identical."""
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import json
 import os
 import shutil
@@ -19,20 +16,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from reta_core import Evaluation, cli, importers
+from reta_core import Evaluation, importers
 from reta_core.errors import RetaInputError
 from reta_core.ingest import add_rm_scores
 from reta_core.store import Store
 from tests import public_fixtures as F
 from tests.builders import REPO
-
-
-def call(*args) -> tuple[int, str, str]:
-    """``cli.main(args)`` with stdout and stderr captured: (status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = cli.main([str(a) for a in args])
-    return status, out.getvalue(), err.getvalue()
+from tests.builders import call, sha256
 
 
 def imported(db: Path, *args) -> str:
@@ -44,10 +34,6 @@ def imported(db: Path, *args) -> str:
 def reta(db: Path, benchmark: str, eta: float, category=None) -> dict:
     table = Evaluation.from_store(Store(db), benchmark, category=category).curves(None, [eta]).table
     return dict(zip(table["rm"], table["reta"]))
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from reta_core.ingest import ImportReport, add_rm_scores, import_benchmark, impo
 from reta_core.scorers import BASELINE_LENGTH, BASELINE_RANDOM, BASELINE_RANDOM_SEED
 from reta_core.store import Store
 from tests.builders import EXAMPLE, EXAMPLE_RM, REAL_POOL, REAL_POOL_MISSING
+from tests.builders import sha256
 
 
 @pytest.fixture
@@ -29,10 +29,6 @@ def example_frame() -> pd.DataFrame:
 
 def rm_frame() -> pd.DataFrame:
     return pd.read_csv(EXAMPLE_RM)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ------------------------------------------------------------------ the failure matrix

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -25,7 +24,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from reta_core import cli
 from reta_core.demo import build_demo
 from reta_core.evaluation import Evaluation
 from reta_core.ingest import rm_template
@@ -33,25 +31,9 @@ from reta_core.scoring.judge import DEFAULT_RUBRIC, parse_rating, render
 from reta_core.store import Store
 from tests.builders import REPO
 from tests.scoring_helpers import LocalServer, judge_reply, text_value
+from tests.builders import call, ok, sha256
 
 PLAIN = "User: {prompt}\n\nAssistant: {response}"
-
-
-def call(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = cli.main([str(a) for a in args])
-    return status, out.getvalue(), err.getvalue()
-
-
-def ok(*args) -> tuple[str, str]:
-    status, out, err = call(*args)
-    assert status == 0, err
-    return out, err
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(autouse=True)

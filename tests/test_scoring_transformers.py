@@ -5,9 +5,7 @@ scores equal a direct forward pass to 1e-5 and do not depend on the batch size o
 order; truncation is counted; failures leave no RM (docs/metric.md §12)."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 
 import numpy as np
 import pytest
@@ -19,18 +17,11 @@ pytest.importorskip("tokenizers", reason="the scoring extra (tokenizers) is not 
 import torch  # noqa: E402
 from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
 
-from reta_core import cli  # noqa: E402
 from reta_core.demo import build_demo  # noqa: E402
 from reta_core.scoring.run import score_benchmark  # noqa: E402
 from reta_core.store import Store  # noqa: E402
 from tests.scoring_helpers import build_tiny_rm  # noqa: E402
-
-
-def call(*args):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = cli.main([str(a) for a in args])
-    return status, out.getvalue(), err.getvalue()
+from tests.builders import call
 
 
 @pytest.fixture(autouse=True)
