@@ -439,10 +439,7 @@ def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None
     store, progress, src = _start(store, file, source_name, progress, "RM", rm)
     with src:
         label = src.label
-        src.require_columns(["response_id"], "required")
-        score_column = _rm_score_column(src, score_column)
-        info = store.benchmark_info(benchmark)
-        oracle_names = [o["name"] for o in info["oracles"]]
+        score_column, info, oracle_names = _score_file(src, store, benchmark, score_column)
         if rm in oracle_names:
             raise RetaInputError(f"{label}: RM name {show(rm)} is an oracle of benchmark "
                                  f"{show(benchmark)}; choose another name")
@@ -450,13 +447,9 @@ def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None
         if exists and not replace:
             raise RetaInputError(f"{label}: RM {show(rm)} exists already in benchmark "
                                  f"{show(benchmark)}; choose another name or replace it (--replace)")
-        progress(20, 100, "checking the rows")
-        src.check_ids(["response_id"] + (["prompt_id"] if "prompt_id" in src.types else []))
-        src.check_scores(score_column)
         default = info["default_oracle"]
-        pool = store.load_pool(benchmark, oracles=[default], rms=[])
-        progress(50, 100, "matching the responses")
-        scores, rows, n_missing = _match_rm(src, pool, benchmark, score_column)
+        pool, scores, rows, n_missing = _checked_scores(src, store, benchmark, score_column, [default],
+                                                        progress)
     report = ImportReport(
         kind="rm", benchmark=benchmark, source=label, rows=src.n_rows, prompts=pool.n_prompts,
         responses=pool.n_responses, pool_size=_pool_sizes(pool), default_oracle=default,
@@ -487,10 +480,7 @@ def add_oracle_scores(store, file, benchmark: str, oracle: str, score_column: st
     store, progress, src = _start(store, file, source_name, progress, "oracle", oracle)
     with src:
         label = src.label
-        src.require_columns(["response_id"], "required")
-        score_column = _rm_score_column(src, score_column)
-        info = store.benchmark_info(benchmark)
-        oracle_names = [o["name"] for o in info["oracles"]]
+        score_column, info, oracle_names = _score_file(src, store, benchmark, score_column)
         if oracle in [r["name"] for r in info["rms"]]:
             raise RetaInputError(f"{label}: oracle name {show(oracle)} is an RM of benchmark "
                                  f"{show(benchmark)}; choose another name")
@@ -500,12 +490,7 @@ def add_oracle_scores(store, file, benchmark: str, oracle: str, score_column: st
                    "choose another name or replace it (--replace)")
             raise RetaInputError(f"{label}: oracle {show(oracle)} exists already in benchmark "
                                  f"{show(benchmark)}; {why}")
-        progress(20, 100, "checking the rows")
-        src.check_ids(["response_id"] + (["prompt_id"] if "prompt_id" in src.types else []))
-        src.check_scores(score_column)
-        pool = store.load_pool(benchmark, oracles=[], rms=[])
-        progress(50, 100, "matching the responses")
-        scores, rows, n_missing = _match_rm(src, pool, benchmark, score_column)
+        pool, scores, rows, n_missing = _checked_scores(src, store, benchmark, score_column, [], progress)
     names = [o for o in oracle_names if o != oracle] + [oracle]
     report = ImportReport(
         kind="oracle", benchmark=benchmark, source=label, rows=src.n_rows,
@@ -523,6 +508,26 @@ def add_oracle_scores(store, file, benchmark: str, oracle: str, score_column: st
                        rows, replace=replace, source=label, expect_created_at=info["created_at"])
     progress(100, 100, "done")
     return report
+
+
+def _score_file(src: Source, store, benchmark: str, score_column):
+    """A score file's score column (checked), the benchmark's info and oracle names: the
+    start shared by :func:`add_rm_scores` and :func:`add_oracle_scores`."""
+    src.require_columns(["response_id"], "required")
+    score_column = _rm_score_column(src, score_column)
+    info = store.benchmark_info(benchmark)
+    return score_column, info, [o["name"] for o in info["oracles"]]
+
+
+def _checked_scores(src: Source, store, benchmark: str, score_column: str, oracles: list, progress):
+    """Check a score file's ids and cells, then match it to the benchmark's responses:
+    ``(pool with ``oracles``, scores, rows, empty cells)`` (:func:`_match_rm`)."""
+    progress(20, 100, "checking the rows")
+    src.check_ids(["response_id"] + (["prompt_id"] if "prompt_id" in src.types else []))
+    src.check_scores(score_column)
+    pool = store.load_pool(benchmark, oracles=oracles, rms=[])
+    progress(50, 100, "matching the responses")
+    return (pool, *_match_rm(src, pool, benchmark, score_column))
 
 
 def _rm_score_column(src: Source, score_column):
