@@ -280,9 +280,10 @@ class LocalEngine:
 
 
 def split_message(split, files=None) -> str:
-    where = (f"{files[int(split[0])]}" if files is not None else f"partition {int(split[0]) + 1}")
-    return (f"{where}: holds rows of a prompt that another file also holds; every prompt's rows must "
-            "be in one file (partition by prompt, e.g. with `reta export-partitions`)")
+    """The one-line refusal of partitions that split a prompt (``split``: their indices)."""
+    names = [str(files[int(i)]) if files is not None else f"partition {int(i) + 1}" for i in split[:2]]
+    return (f"{' and '.join(names)}: both hold rows of one prompt; every prompt's rows must be in one "
+            "file (partition by prompt, e.g. with `reta export-partitions`)")
 
 
 # --------------------------------------------------------------------- memory and chunk size
@@ -301,14 +302,20 @@ def parse_size(text) -> int:
 def bytes_per_prompt(pool_size: float, n_rms: int, n_etas: int, n_boot: int) -> float:
     """A rough upper estimate of the working memory per prompt of a chunk: its scores
     (8 bytes per response and scorer, twice while read), one RM's ranking at a time
-    (about 160 bytes per response) and the per-prompt values (a few ``(P, E)`` arrays)."""
-    return pool_size * (16.0 * (n_rms + 1) + 160.0) + 64.0 * n_etas + (8.0 if n_boot else 0.0)
+    (about 400 bytes per response, measured) and the per-prompt values (a few ``(P, E)``
+    arrays)."""
+    return pool_size * (16.0 * (n_rms + 1) + 400.0) + 64.0 * n_etas + (8.0 if n_boot else 0.0)
+
+
+def duckdb_bytes(limit: int) -> int:
+    """The share of ``limit`` given to DuckDB's own buffers while the chunks are read."""
+    return max(limit // 5, 128 * 2**20)
 
 
 def fixed_bytes(n_rms: int, n_etas: int, n_boot: int) -> int:
     """Memory that does not grow with the chunk: the interpreter, the Poisson weights'
     block and the replicate sums (two sets per RM)."""
-    boot = (2 * 2 * n_rms * n_boot * n_etas * 8 + 6 * 8 * (1 << 21)) if n_boot else 0
+    boot = (2 * 2 * n_rms * n_boot * n_etas * 8 + 6 * 8 * poisson.BLOCK_CELLS) if n_boot else 0
     return _BASE_MEMORY + boot
 
 
@@ -323,10 +330,10 @@ def chunk_prompts_for(limit: int, n_prompts: int, n_responses: int, n_rms: int, 
                       n_boot: int) -> int:
     """The most prompts per chunk whose estimated working memory stays within ``limit``
     bytes (at least 1; a clear error when even the fixed part does not fit)."""
-    budget = limit - fixed_bytes(n_rms, n_etas, n_boot)
+    budget = limit - fixed_bytes(n_rms, n_etas, n_boot) - duckdb_bytes(limit)
     if budget <= 0:
         raise RetaInputError(f"--memory-limit {limit / 2**20:.0f}MB is below what the run needs "
-                             f"before any chunk (about {fixed_bytes(n_rms, n_etas, n_boot) / 2**20:.0f}MB)")
+                             f"before any chunk (about {(fixed_bytes(n_rms, n_etas, n_boot) + duckdb_bytes(limit)) / 2**20:.0f}MB)")
     per = bytes_per_prompt(n_responses / max(n_prompts, 1), n_rms, n_etas, n_boot)
     return int(max(1, min(max(n_prompts, 1), budget // (2 * per))))
 

@@ -527,7 +527,8 @@ def _cmd_reta_streamed(args, etas) -> int:
         if limit is not None and not args.chunk_prompts:
             size = chunked.chunk_prompts_for(limit, info["n_prompts"], info["n_responses"], len(rms),
                                              105 if etas is None else len(etas), n_boot)
-        engine, kind = chunked.store_engine(store, args.benchmark, size, args.category, limit), "chunked"
+        engine, kind = chunked.store_engine(store, args.benchmark, size, args.category,
+                                            None if limit is None else chunked.duckdb_bytes(limit)), "chunked"
         source, where = {"benchmark": args.benchmark, "chunk_prompts": size}, None
     with Progress("curves", unit="chunk") as bar:
         result = chunked.run_curves(engine, oracle, rms, etas, normalization=args.normalization,

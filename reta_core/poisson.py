@@ -35,7 +35,7 @@ KIND = "poisson"
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
-_BLOCK_CELLS = 1 << 22  # weights drawn per block of (replicates x prompts): 32 MB as float64
+BLOCK_CELLS = 1 << 21  # weights drawn per block of (replicates x prompts): 16 MB as float64
 
 
 def _poisson_cdf() -> np.ndarray:
@@ -108,7 +108,7 @@ def weighted_sums(values: np.ndarray, keys: np.ndarray, n_boot: int, seed: int,
     count, width = values.shape
     num = np.zeros((n_boot, width))
     den = np.zeros((n_boot, width if denominators is not None else 1))
-    step = max(1, _BLOCK_CELLS // max(n_boot, 1))
+    step = max(1, BLOCK_CELLS // max(n_boot, 1))
     for start in range(0, count, step):
         stop = min(start + step, count)
         w = poisson_weights(seed, np.arange(n_boot), keys[start:stop]).astype(np.float64)

@@ -874,10 +874,14 @@ def _range_scores(con, table: str, key: str, benchmark: str, name: str,
         f"{quote_ident(key)} = ? AND response_code >= ? AND response_code <= ?",
         params=[benchmark, name, first, last]).to_arrow_table()
     codes = data["response_code"].to_numpy().astype(np.int64)
+    scores = data["score"].to_numpy(zero_copy_only=False)
+    out = np.full(response_codes.size, np.nan)
+    if response_codes.size and last - first + 1 == response_codes.size:  # a contiguous range
+        out[codes - first] = scores
+        return out
     where = np.minimum(np.searchsorted(response_codes, codes), max(response_codes.size - 1, 0))
     mine = response_codes[where] == codes if codes.size else np.zeros(0, dtype=bool)
-    out = np.full(response_codes.size, np.nan)
-    out[where[mine]] = data["score"].to_numpy(zero_copy_only=False)[mine]
+    out[where[mine]] = scores[mine]
     return out
 
 
