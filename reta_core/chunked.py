@@ -115,7 +115,7 @@ def chunk_sums(pool: Pool, spec: CurveSpec, keep_keys: bool = False) -> ChunkSum
         return ChunkSums(empty, 0, 0, keys if keep_keys else None)
     ev = Evaluation(pool, spec.oracle, spec.normalization)
     n = spec.n if spec.estimator == "exact" else None
-    out = {}
+    out, boot = {}, []
     for rm in spec.rms:
         ranking = ev.ranking(rm)
         parts = M.reta_parts(ranking, spec.etas, spec.normalization, n=n)
@@ -131,10 +131,11 @@ def chunk_sums(pool: Pool, spec: CurveSpec, keep_keys: bool = False) -> ChunkSum
             rows = counted & ~np.isnan(parts.values).any(axis=1)
             if parts.denominators is not None:
                 rows &= ~np.isnan(parts.denominators).any(axis=1)
-            sums.boot_num, sums.boot_den = poisson.weighted_sums(
-                parts.values[rows], keys[rows], spec.n_boot, spec.seed,
-                None if parts.denominators is None else parts.denominators[rows])
+            boot.append((parts.values, parts.denominators, rows))
         out[rm] = sums
+    if spec.n_boot:
+        for rm, (num, den) in zip(spec.rms, poisson.weighted_sums(keys, spec.n_boot, spec.seed, boot)):
+            out[rm].boot_num, out[rm].boot_den = num, den
     return ChunkSums(out, pool.n_prompts, ev.min_pool_size, keys if keep_keys else None)
 
 
@@ -302,9 +303,9 @@ def parse_size(text) -> int:
 def bytes_per_prompt(pool_size: float, n_rms: int, n_etas: int, n_boot: int) -> float:
     """A rough upper estimate of the working memory per prompt of a chunk: its scores
     (8 bytes per response and scorer, twice while read), one RM's ranking at a time
-    (about 400 bytes per response, measured) and the per-prompt values (a few ``(P, E)``
-    arrays)."""
-    return pool_size * (16.0 * (n_rms + 1) + 400.0) + 64.0 * n_etas + (8.0 if n_boot else 0.0)
+    (about 400 bytes per response, measured), the per-prompt values (a few ``(P, E)``
+    arrays) and, with bands, every RM's values kept for the shared Poisson weights."""
+    return pool_size * (16.0 * (n_rms + 1) + 400.0) + 64.0 * n_etas + (16.0 * n_etas * n_rms if n_boot else 0.0)
 
 
 def duckdb_bytes(limit: int) -> int:

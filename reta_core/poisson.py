@@ -94,30 +94,32 @@ def poisson_weights(seed: int, replicates, keys: np.ndarray) -> np.ndarray:
     return np.searchsorted(POISSON_CDF, uniform, side="right")
 
 
-def weighted_sums(values: np.ndarray, keys: np.ndarray, n_boot: int, seed: int,
-                  denominators: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """One partition's share of every replicate: ``(numerators, denominators)`` with
-    ``numerators[b] = sum_q w_qb values[q]`` ``(B, E)`` and ``denominators[b]`` either
-    ``sum_q w_qb denominators[q]`` ``(B, E)`` or, without ``denominators``, the weight
-    total ``sum_q w_qb`` ``(B, 1)``.
+def weighted_sums(keys: np.ndarray, n_boot: int, seed: int, columns) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One partition's share of every replicate, for several value sets at once (the
+    weights are drawn once and serve every RM).
 
-    The rows are the partition's counted prompts (no NaN).  Blocks of prompts are
-    summed in a fixed order, so the same partition gives bit-identical sums on any
-    worker."""
-    values = np.asarray(values, dtype=np.float64)
-    count, width = values.shape
-    num = np.zeros((n_boot, width))
-    den = np.zeros((n_boot, width if denominators is not None else 1))
+    ``columns``: a list of ``(values, denominators, rows)``: ``values`` ``(P, E)``,
+    ``denominators`` ``(P, E)`` or None, ``rows`` a boolean mask of the prompts that
+    enter (counted, no NaN).  Returns, per entry, ``(numerators, denominators)`` with
+    ``numerators[b] = sum_q w_qb values[q]`` ``(B, E)`` and ``denominators[b]`` either
+    ``sum_q w_qb denominators[q]`` ``(B, E)`` or the weight total ``sum_q w_qb``
+    ``(B, 1)`` (prompts outside ``rows`` weigh nothing).  Blocks of prompts are summed
+    in a fixed order, so the same partition gives bit-identical sums on any worker."""
+    count = len(keys)
+    prepared, out = [], []
+    for values, denominators, rows in columns:
+        values = np.where(rows[:, None], values, 0.0)
+        den = rows[:, None].astype(np.float64) if denominators is None else np.where(rows[:, None], denominators, 0.0)
+        prepared.append((values, den))
+        out.append((np.zeros((n_boot, values.shape[1])), np.zeros((n_boot, den.shape[1]))))
     step = max(1, BLOCK_CELLS // max(n_boot, 1))
     for start in range(0, count, step):
         stop = min(start + step, count)
         w = poisson_weights(seed, np.arange(n_boot), keys[start:stop]).astype(np.float64)
-        num += w @ values[start:stop]
-        if denominators is None:
-            den += w.sum(axis=1, keepdims=True)
-        else:
-            den += w @ np.asarray(denominators[start:stop], dtype=np.float64)
-    return num, den
+        for (values, den), (num, total) in zip(prepared, out):
+            num += w @ values[start:stop]
+            total += w @ den[start:stop]
+    return out
 
 
 def replicate_values(numerators: np.ndarray, denominators: np.ndarray, ratio: bool) -> np.ndarray:
