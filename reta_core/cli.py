@@ -471,9 +471,12 @@ def _streamed(args) -> bool:
     """Whether reta runs on the chunked engine (:mod:`reta_core.chunked`): on Ray, over
     Parquet partitions, in chunks asked for, with the Poisson bootstrap, or when the
     benchmark would not fit --memory-limit in memory."""
-    if bool(args.parquet) == bool(args.benchmark):
+    if not args.parquet and not args.benchmark:
+        raise UsageError("the following arguments are required: --benchmark (or --parquet PATH "
+                         "for Parquet partitions)")
+    if args.parquet and args.benchmark:
         raise UsageError("reta: give --benchmark NAME (a stored benchmark) or --parquet PATH "
-                         "(Parquet partitions), one of them")
+                         "(Parquet partitions), not both")
     ray_only = [o for o, v in (("--ray-address", args.ray_address), ("--num-cpus", args.num_cpus)) if v]
     if ray_only and args.engine != "ray":
         raise UsageError(f"reta: {ray_only[0]} applies to --engine ray")
