@@ -269,7 +269,7 @@ class LocalEngine:
         for pool in self.pools([spec.oracle], list(spec.rms)):
             chunks.append(chunk_sums(pool, spec, keep_keys=self.check_split))
             if progress is not None:
-                progress(len(chunks), 0, f"chunk {len(chunks)}")
+                progress(len(chunks), None, f"chunk {len(chunks)}")
         if self.check_split:
             self.refuse_split(chunks)
         return combine(chunks), len(chunks)

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -561,21 +563,32 @@ class Store:
             top = first_row(con, "SELECT coalesce(max(prompt_code) + 1, 0) FROM prompts WHERE benchmark = ?",
                             [benchmark])[0]
             step = max(1, -(-int(top) // int(partitions)))
-            folder.mkdir(parents=True, exist_ok=True)
-            for number, low in enumerate(range(0, int(top), step)):
-                rows = con.sql(
-                    "SELECT response_code, prompt_id, response_id FROM responses WHERE benchmark = ? "
-                    "AND prompt_code >= ? AND prompt_code < ? ORDER BY response_code",
-                    params=[benchmark, low, low + step]).to_arrow_table()
-                codes = rows["response_code"].to_numpy().astype(np.int64)
-                columns = {"prompt_id": rows["prompt_id"], "response_id": rows["response_id"]}
-                for name, table, key in scorers:
-                    columns[name] = _range_scores(con, table, key, benchmark, name, codes)
-                path = folder / f"part-{number:05d}.parquet"
-                tmp = folder / f".{path.name}.tmp"
-                pq.write_table(pa.table(columns), tmp)
-                os.replace(tmp, path)
-                written.append(path)
+            # every file goes to a hidden sibling folder first, renamed into place at the end:
+            # a run that fails half way leaves no partial set of partitions behind
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+            except OSError as exc:
+                raise RetaInputError(f"{folder}: cannot write there: {exc.strerror or exc}") from exc
+            try:
+                for number, low in enumerate(range(0, int(top), step)):
+                    rows = con.sql(
+                        "SELECT response_code, prompt_id, response_id FROM responses WHERE benchmark = ? "
+                        "AND prompt_code >= ? AND prompt_code < ? ORDER BY response_code",
+                        params=[benchmark, low, low + step]).to_arrow_table()
+                    codes = rows["response_code"].to_numpy().astype(np.int64)
+                    columns = {"prompt_id": rows["prompt_id"], "response_id": rows["response_id"]}
+                    for name, table, key in scorers:
+                        columns[name] = _range_scores(con, table, key, benchmark, name, codes)
+                    name = f"part-{number:05d}.parquet"
+                    pq.write_table(pa.table(columns), staging / name)
+                    written.append(folder / name)
+                if folder.exists():
+                    folder.rmdir()  # empty (checked above)
+                os.replace(staging, folder)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
         return written
 
     def _pick(self, con, table, kind, benchmark, wanted) -> list[str]:

@@ -184,6 +184,11 @@ def test_cli_chunked_run_equals_the_in_memory_run_and_says_its_bootstrap(demo_db
     assert out["metadata"]["engine"] == {"kind": "chunked", "chunks": 3, "benchmark": "demo", "chunk_prompts": 20}
     row = out["rows"][0]
     assert row["ci_low"] < row["reta"] < row["ci_high"]
+    category = "coding"
+    memory = csv_rows(ok(*base, "--category", category)[0])
+    streamed = csv_rows(ok(*base, "--category", category, "--chunk-prompts", "7")[0])
+    assert len(memory) and np.array_equal(streamed["n_prompts"], memory["n_prompts"])
+    np.testing.assert_allclose(streamed["reta"], memory["reta"], rtol=0, atol=1e-12)
     # a limit the benchmark fits in: the in-memory engine and its bootstrap, numbers unchanged
     fits = json.loads(ok("--db", demo_db, "reta", "--benchmark", "demo", "--rm", "strong_rm", "--eta", "0.25",
                          "--ci", "--memory-limit", "8GB", "--format", "json")[0])
