@@ -331,10 +331,11 @@ def chunk_prompts_for(limit: int, n_prompts: int, n_responses: int, n_rms: int, 
                       n_boot: int) -> int:
     """The most prompts per chunk whose estimated working memory stays within ``limit``
     bytes (at least 1; a clear error when even the fixed part does not fit)."""
-    budget = limit - fixed_bytes(n_rms, n_etas, n_boot) - duckdb_bytes(limit)
+    fixed = fixed_bytes(n_rms, n_etas, n_boot) + duckdb_bytes(limit)
+    budget = limit - fixed
     if budget <= 0:
         raise RetaInputError(f"--memory-limit {limit / 2**20:.0f}MB is below what the run needs "
-                             f"before any chunk (about {(fixed_bytes(n_rms, n_etas, n_boot) + duckdb_bytes(limit)) / 2**20:.0f}MB)")
+                             f"before any chunk (about {fixed / 2**20:.0f}MB)")
     per = bytes_per_prompt(n_responses / max(n_prompts, 1), n_rms, n_etas, n_boot)
     return int(max(1, min(max(n_prompts, 1), budget // (2 * per))))
 

@@ -553,7 +553,8 @@ class Store:
         written = []
         with self._read() as con:
             self._require_benchmark(con, benchmark)
-            scorers = ([(o, "oracle_scores", "oracle") for o in self._pick(con, "oracles", "oracle", benchmark, oracles)]
+            scorers = ([(o, "oracle_scores", "oracle")
+                        for o in self._pick(con, "oracles", "oracle", benchmark, oracles)]
                        + [(r, "rm_scores", "rm") for r in self._pick(con, "rms", "RM", benchmark, rms)])
             names = [name for name, _, _ in scorers]
             clash = [n for n in names if n in ("prompt_id", "response_id")]
