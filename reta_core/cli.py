@@ -413,6 +413,8 @@ def _check_reta_options(args) -> None:
 def cmd_reta(args) -> int:
     _check_reta_options(args)
     etas = parse_etas(args.eta) if args.eta is not None else None
+    if _streamed(args):
+        return _cmd_reta_streamed(args, etas)
     ev = evaluation(args, rms=args.rm)
     n = args.n
     if args.estimator != "pool" and n is None and ev.min_pool_size < 2:
@@ -462,6 +464,112 @@ def cmd_reta(args) -> int:
         emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
     else:
         emit(render(out, args.format, meta=meta), args.out)
+    return 0
+
+
+def _streamed(args) -> bool:
+    """Whether reta runs on the chunked engine (:mod:`reta_core.chunked`): on Ray, over
+    Parquet partitions, in chunks asked for, with the Poisson bootstrap, or when the
+    benchmark would not fit --memory-limit in memory."""
+    if not args.parquet and not args.benchmark:
+        raise UsageError("the following arguments are required: --benchmark (or --parquet PATH "
+                         "for Parquet partitions)")
+    if args.parquet and args.benchmark:
+        raise UsageError("reta: give --benchmark NAME (a stored benchmark) or --parquet PATH "
+                         "(Parquet partitions), not both")
+    ray_only = [o for o, v in (("--ray-address", args.ray_address), ("--num-cpus", args.num_cpus)) if v]
+    if ray_only and args.engine != "ray":
+        raise UsageError(f"reta: {ray_only[0]} applies to --engine ray")
+    streamed = bool(args.parquet or args.engine == "ray" or args.chunk_prompts or args.bootstrap == "poisson")
+    if args.engine == "ray" and not args.parquet:
+        raise UsageError("reta: --engine ray reads Parquet partitions: give --parquet PATH "
+                         "(write them with export-partitions)")
+    if args.parquet and args.category:
+        raise UsageError("reta: --category applies to a stored benchmark (--benchmark)")
+    if not streamed and args.memory_limit:
+        from . import chunked
+
+        limit = chunked.parse_size(args.memory_limit)
+        info = _store(args).benchmark_info(args.benchmark)
+        n_rms = len(args.rm) if args.rm else len(info["rms"])
+        need = chunked.in_memory_bytes(info["n_prompts"], info["n_responses"], n_rms, 105,
+                                       (args.repeats or DEFAULT_BOOTSTRAP) if args.ci else 0)
+        streamed = need > limit
+    if streamed and args.estimator == "resample":
+        raise UsageError("reta: the chunked and Ray engines compute the pool and exact estimators")
+    if streamed and args.bootstrap == "multinomial":
+        raise UsageError("reta: a streamed or Ray run uses the Poisson bootstrap (--bootstrap poisson)")
+    return streamed
+
+
+def _cmd_reta_streamed(args, etas) -> int:
+    """reta on the chunked engine: a stored benchmark in chunks of prompts, or Parquet
+    partitions one after another or as Ray tasks; bands by the Poisson bootstrap (§6)."""
+    from . import chunked, poisson
+
+    n_boot = (DEFAULT_BOOTSTRAP if args.repeats is None else args.repeats) if args.ci else 0
+    if args.ci and n_boot < 1:
+        raise RetaInputError(f"the number of bootstrap resamples must be a whole number >= 1, got {n_boot!r}")
+    limit = chunked.parse_size(args.memory_limit) if args.memory_limit else None
+    if args.parquet:
+        files = chunked.parquet_files(args.parquet)
+        oracle, rms = chunked.parquet_scorers(files, args.oracle, args.rm)
+        if args.engine == "ray":
+            from .ray_reta import RayEngine
+
+            engine, kind = RayEngine(files, args.ray_address, args.num_cpus), "ray"
+        else:
+            engine, kind = chunked.parquet_engine(files), "local"
+        source, where = {"parquet": str(args.parquet), "partitions": len(files)}, f"partitions {args.parquet}"
+    else:
+        store = _store(args)
+        info = store.benchmark_info(args.benchmark)
+        oracle = args.oracle or info["default_oracle"]
+        rms = list(args.rm) if args.rm else [r["name"] for r in info["rms"]]
+        size = args.chunk_prompts or info["n_prompts"]
+        if limit is not None and not args.chunk_prompts:
+            size = chunked.chunk_prompts_for(limit, info["n_prompts"], info["n_responses"], len(rms),
+                                             105 if etas is None else len(etas), n_boot)
+        engine, kind = chunked.store_engine(store, args.benchmark, size, args.category,
+                                            None if limit is None else chunked.duckdb_bytes(limit)), "chunked"
+        source, where = {"benchmark": args.benchmark, "chunk_prompts": size}, None
+    with Progress("curves", unit="chunk") as bar:
+        result = chunked.run_curves(engine, oracle, rms, etas, normalization=args.normalization,
+                                    estimator=args.estimator, n=args.n, n_boot=n_boot, seed=args.seed,
+                                    progress=bar.update)
+    table = result.table
+    columns = ["rm", "eta", "reta"] + (["ci_low", "ci_high"] if args.ci else []) + ["n_prompts"]
+    meta = {"benchmark": args.benchmark, "oracle": oracle, "normalization": args.normalization,
+            "category": args.category, "min_pool_size": result.min_pool_size, "n_prompts": result.n_prompts,
+            "estimator": args.estimator, "n": result.n, "etas": [float(e) for e in table["eta"].unique()],
+            "bootstrap": ({"kind": poisson.KIND, "interval": "percentile over prompts", "B": n_boot,
+                           "seed": args.seed} if args.ci else None),
+            "engine": {"kind": kind, "chunks": result.chunks, **source}}
+    extra = f" · exact at n = {result.n}" if args.estimator == "exact" else " · pool estimator"
+    if args.ci:
+        extra += f" · 95 % Poisson bootstrap band (B = {n_boot}, seed {args.seed})"
+    extra += f" · {kind} engine, {result.chunks} chunk{'s' * (result.chunks != 1)}"
+    header = (_describe(args, oracle, extra) if where is None else
+              f"{where} · oracle {oracle} · normalization {args.normalization}{extra}")
+    if not table["below_min_eta"].any():
+        footer = ""
+    elif args.estimator == "exact":
+        footer = f"* eta below 1/n = 1/{result.n}: k = 1, so the value is BoN@{result.n} (docs/metric.md §4).\n"
+    else:
+        footer = _min_n_note(result.rm_min_pool_sizes)
+    report_excluded(result.excluded)
+    if args.format == "table":
+        fmt = {"eta": ".4g", "reta": ".4f", "ci_low": ".4f", "ci_high": ".4f", "n_prompts": ","}
+        shown = table[columns].assign(flag=np.where(table["below_min_eta"], "*", ""))
+        emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
+    else:
+        emit(render(table[columns + ["below_min_eta"]], args.format, meta=meta), args.out)
+    return 0
+
+
+def cmd_export_partitions(args) -> int:
+    paths = _store(args).export_partitions(args.benchmark, args.out, args.partitions)
+    note(f"wrote {len(paths)} Parquet partition{'s' * (len(paths) != 1)} to {Path(args.out).expanduser()}")
     return 0
 
 
@@ -789,8 +897,11 @@ def build_parser() -> argparse.ArgumentParser:
                 ["reta --benchmark demo --eta 0.05,0.1,0.25",
                  "reta --benchmark demo --rm strong_rm --ci --format json",
                  "reta --benchmark demo --estimator exact --n 16 --eta 0.25 --format csv --out r.csv",
-                 "reta --benchmark demo --estimator resample --n 16 --repeats 500 --seed 1"])
-    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+                 "reta --benchmark demo --estimator resample --n 16 --repeats 500 --seed 1",
+                 "reta --benchmark big --memory-limit 2GB --ci",
+                 "reta --parquet parts/ --oracle judge_score --engine ray --ray-address auto"])
+    p.add_argument("--benchmark", metavar="NAME",
+                   help="benchmark name (or --parquet for a partitioned benchmark)")
     p.add_argument("--rm", action="append", metavar="NAME", help="an RM (repeatable; default: all)")
     _oracle_options(p)
     p.add_argument("--eta", metavar="ETAS",
@@ -805,7 +916,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"bootstrap resamples with --ci (default {DEFAULT_BOOTSTRAP}) or "
                         f"repeats with resample (default {DEFAULT_REPEATS})")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: 0)")
+    _streaming_options(p)
     fmt_out(p)
+
+    p = command("export-partitions", cmd_export_partitions, "write a benchmark as Parquet partitions",
+                "Write a stored benchmark as Parquet files in the ingest long format (prompt_id, "
+                "response_id, one column per oracle and RM), each holding a range of whole prompts: "
+                "the input of `reta --parquet DIR` and `reta --engine ray` (copy the folder to the "
+                "cluster's storage).",
+                ["export-partitions --benchmark demo --out parts/ --partitions 8",
+                 "reta --parquet parts/ --oracle judge_score --engine ray"])
+    p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new (or empty) folder")
+    p.add_argument("--partitions", type=_int_at_least(1), default=16, metavar="K",
+                   help="number of files (default: 16)")
 
     p = command("leaderboard", cmd_leaderboard, "one row per RM: RETA, eta*, BoN, baselines",
                 "Per RM: pairwise accuracy, Spearman, Kendall, BoN@n (n: the smallest pool by "
@@ -903,6 +1027,29 @@ def _oracle_options(p) -> None:
     p.add_argument("--category", metavar="NAME", help="only the prompts of this category")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="ratio",
                    help="ratio (default), difference, raw or recovery (docs/metric.md §3)")
+
+
+def _streaming_options(p) -> None:
+    """reta's options for benchmarks larger than memory and for Ray (issue 12)."""
+    p.add_argument("--parquet", metavar="PATH",
+                   help="a partitioned benchmark instead of --benchmark: a folder, glob or file of "
+                        "Parquet partitions (every prompt's rows in one file; see export-partitions)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local (default) or ray: the per-prompt kernels as Ray Data tasks over "
+                        "--parquet partitions")
+    p.add_argument("--memory-limit", metavar="SIZE",
+                   help="e.g. 2GB: stream the benchmark in chunks of prompts sized to stay under it "
+                        "(when it would not fit in memory)")
+    p.add_argument("--chunk-prompts", type=_int_at_least(1), metavar="N",
+                   help="stream the benchmark N prompts at a time")
+    p.add_argument("--bootstrap", choices=("multinomial", "poisson"),
+                   help="the bootstrap of --ci bands: multinomial (default in memory) or poisson "
+                        "(docs/metric.md §6; always used when streaming or on Ray)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="with --engine ray: an existing cluster (e.g. auto or ray://head:10001; "
+                        "default $RAY_ADDRESS, else a local instance)")
+    p.add_argument("--num-cpus", type=_int_at_least(1), metavar="N",
+                   help="with --engine ray and no cluster: CPUs of the local instance (default: all)")
 
 
 def _int_at_least(low: int):

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -475,6 +477,121 @@ class Store:
             pool = pool.select_category(category)
         return pool
 
+    def iter_pools(self, benchmark: str, oracles=None, rms=None, *, chunk_prompts: int,
+                   category=None, memory_limit: int | None = None):
+        """The benchmark's scores as a sequence of :class:`Pool` s of at most
+        ``chunk_prompts`` prompts each (consecutive prompt-code ranges), for the chunked
+        engine (:mod:`reta_core.chunked`): peak memory follows the chunk, not the benchmark.
+
+        ``oracles`` / ``rms`` / ``category`` as in :meth:`load_pool` (a chunk keeps only
+        the category's prompts).  A chunk's ``response_ids`` are the store's response
+        codes (the engine needs no id text).  ``memory_limit`` (bytes) caps DuckDB's own
+        buffers on this connection.  The read lock is held until the sequence is
+        exhausted or closed.
+        """
+        if int(chunk_prompts) < 1:
+            raise RetaInputError(f"the chunk size must be at least 1 prompt, got {chunk_prompts!r}")
+        with self._read() as con:
+            self._require_benchmark(con, benchmark)
+            if memory_limit is not None:
+                con.execute("SET memory_limit = ?", [f"{int(memory_limit)}B"])
+            oracle_names = self._pick(con, "oracles", "oracle", benchmark, oracles)
+            rm_names = self._pick(con, "rms", "RM", benchmark, rms)
+            if category is not None:
+                known = [r[0] for r in con.execute(
+                    "SELECT DISTINCT category FROM prompts WHERE benchmark = ? AND category IS NOT NULL "
+                    "ORDER BY category", [benchmark]).fetchall()]
+                _check_known(self.path, "category", known, [category], f" in {show(benchmark)}")
+            top = first_row(con, "SELECT coalesce(max(prompt_code) + 1, 0) FROM prompts WHERE benchmark = ?",
+                            [benchmark])[0]
+            for low in range(0, int(top), int(chunk_prompts)):
+                high = low + int(chunk_prompts)
+                pool = self._chunk_pool(con, benchmark, low, high, oracle_names, rm_names)
+                if category is not None:
+                    pool = pool.select_prompts(np.asarray(pool.categories == category, dtype=bool)
+                                               if pool.categories is not None else
+                                               np.zeros(pool.n_prompts, dtype=bool))
+                yield pool
+
+    def _chunk_pool(self, con, benchmark: str, low: int, high: int, oracle_names, rm_names) -> Pool:
+        """The prompts with ``low <= prompt_code < high`` as a Pool (response codes as ids)."""
+        prompts = con.sql(
+            "SELECT prompt_code, prompt_id, category FROM prompts WHERE benchmark = ? "
+            "AND prompt_code >= ? AND prompt_code < ? ORDER BY prompt_code",
+            params=[benchmark, low, high]).to_arrow_table()
+        rows = con.sql(
+            "SELECT response_code, prompt_code FROM responses WHERE benchmark = ? "
+            "AND prompt_code >= ? AND prompt_code < ? ORDER BY response_code",
+            params=[benchmark, low, high]).to_arrow_table()
+        response_codes = rows["response_code"].to_numpy().astype(np.int64)
+        prompt_codes = np.searchsorted(prompts["prompt_code"].to_numpy(), rows["prompt_code"].to_numpy())
+        if prompt_codes.size and np.any(np.diff(prompt_codes) < 0):
+            raise RuntimeError(f"{self.path}: responses of {benchmark!r} are not in prompt order")
+        counts = np.bincount(prompt_codes, minlength=prompts.num_rows)
+        return Pool(object_array(prompts["prompt_id"]), np.concatenate([[0], np.cumsum(counts)]),
+                    response_codes,
+                    {o: _range_scores(con, "oracle_scores", "oracle", benchmark, o, response_codes)
+                     for o in oracle_names},
+                    {r: _range_scores(con, "rm_scores", "rm", benchmark, r, response_codes)
+                     for r in rm_names},
+                    object_array(prompts["category"]))
+
+    def export_partitions(self, benchmark: str, folder, partitions: int, oracles=None, rms=None) -> list[Path]:
+        """Write the benchmark as ``partitions`` Parquet files in the ingest long format
+        (``prompt_id, response_id``, one column per oracle and RM, NaN = not scored),
+        each holding a consecutive range of whole prompts (``part-00000.parquet``, ...):
+        the input of ``reta --parquet`` and ``reta --engine ray``.  One range is read at
+        a time; files are written under a temporary name and renamed.  ``folder`` must
+        not hold Parquet files already."""
+        import pyarrow.parquet as pq
+
+        folder = Path(folder).expanduser()
+        if int(partitions) < 1:
+            raise RetaInputError(f"--partitions must be at least 1, got {partitions!r}")
+        if folder.exists() and (not folder.is_dir() or any(folder.glob("*.parquet"))):
+            raise RetaInputError(f"{folder}: exists and is not an empty folder; choose a new folder")
+        written = []
+        with self._read() as con:
+            self._require_benchmark(con, benchmark)
+            scorers = ([(o, "oracle_scores", "oracle")
+                        for o in self._pick(con, "oracles", "oracle", benchmark, oracles)]
+                       + [(r, "rm_scores", "rm") for r in self._pick(con, "rms", "RM", benchmark, rms)])
+            names = [name for name, _, _ in scorers]
+            clash = [n for n in names if n in ("prompt_id", "response_id")]
+            if clash:
+                raise RetaInputError(f"scorer {show(clash[0])} has the name of an id column; it cannot be "
+                                     "exported in the long format")
+            top = first_row(con, "SELECT coalesce(max(prompt_code) + 1, 0) FROM prompts WHERE benchmark = ?",
+                            [benchmark])[0]
+            step = max(1, -(-int(top) // int(partitions)))
+            # every file goes to a hidden sibling folder first, renamed into place at the end:
+            # a run that fails half way leaves no partial set of partitions behind
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+            except OSError as exc:
+                raise RetaInputError(f"{folder}: cannot write there: {exc.strerror or exc}") from exc
+            try:
+                for number, low in enumerate(range(0, int(top), step)):
+                    rows = con.sql(
+                        "SELECT response_code, prompt_id, response_id FROM responses WHERE benchmark = ? "
+                        "AND prompt_code >= ? AND prompt_code < ? ORDER BY response_code",
+                        params=[benchmark, low, low + step]).to_arrow_table()
+                    codes = rows["response_code"].to_numpy().astype(np.int64)
+                    columns = {"prompt_id": rows["prompt_id"], "response_id": rows["response_id"]}
+                    for name, table, key in scorers:
+                        columns[name] = _range_scores(con, table, key, benchmark, name, codes)
+                    name = f"part-{number:05d}.parquet"
+                    pq.write_table(pa.table(columns), staging / name)
+                    written.append(folder / name)
+                if folder.exists():
+                    folder.rmdir()  # empty (checked above)
+                os.replace(staging, folder)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return written
+
     def _pick(self, con, table, kind, benchmark, wanted) -> list[str]:
         known = self._scorer_names(con, table, benchmark)
         if wanted is None:
@@ -758,6 +875,27 @@ def _scatter(con, table: str, key: str, benchmark: str, name: str, n: int) -> np
     ).to_arrow_table()
     out = np.full(n, np.nan)
     out[data["response_code"].to_numpy()] = data["score"].to_numpy(zero_copy_only=False)
+    return out
+
+
+def _range_scores(con, table: str, key: str, benchmark: str, name: str,
+                  response_codes: np.ndarray) -> np.ndarray:
+    """One scorer's scores of the responses ``response_codes`` (sorted), as float64 (NaN =
+    none): one range query on response_code, so DuckDB skips the other row groups."""
+    first, last = (int(response_codes[0]), int(response_codes[-1])) if response_codes.size else (0, -1)
+    data = con.sql(
+        f"SELECT response_code, score FROM {quote_ident(table)} WHERE benchmark = ? AND "
+        f"{quote_ident(key)} = ? AND response_code >= ? AND response_code <= ?",
+        params=[benchmark, name, first, last]).to_arrow_table()
+    codes = data["response_code"].to_numpy().astype(np.int64)
+    scores = data["score"].to_numpy(zero_copy_only=False)
+    out = np.full(response_codes.size, np.nan)
+    if response_codes.size and last - first + 1 == response_codes.size:  # a contiguous range
+        out[codes - first] = scores
+        return out
+    where = np.minimum(np.searchsorted(response_codes, codes), max(response_codes.size - 1, 0))
+    mine = response_codes[where] == codes if codes.size else np.zeros(0, dtype=bool)
+    out[where[mine]] = scores[mine]
     return out
 
 

@@ -81,17 +81,18 @@ def _write_shard(folder: Path, table: pa.Table) -> None:
     os.replace(tmp, folder / name)
 
 
-def _connect(ray) -> dict:
-    """Join the cluster of ``RAY_ADDRESS`` or start a local instance (on 127.0.0.1),
-    shipping reta_core to the workers; returns the runtime_env ``map_batches`` needs."""
+def _connect(ray, address: str | None = None, num_cpus: int | None = None) -> dict:
+    """Join the cluster at ``address`` (default ``RAY_ADDRESS``) or start a local instance
+    (on 127.0.0.1, with ``num_cpus`` CPUs, default all), shipping reta_core to the
+    workers; returns the runtime_env ``map_batches`` needs."""
     import reta_core
 
     package = Path(reta_core.__file__).parent
     if ray.is_initialized():  # started by the caller: on its own machine, reta_core's folder
         path = os.pathsep.join(p for p in (str(package.parent), os.environ.get("PYTHONPATH")) if p)
         return {"env_vars": {"PYTHONPATH": path}}
-    address = os.environ.get("RAY_ADDRESS") or None
-    local = {} if address else {"_node_ip_address": "127.0.0.1"}
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    local = {} if address else {"_node_ip_address": "127.0.0.1", "num_cpus": num_cpus}
     ray.init(address=address, include_dashboard=False, log_to_driver=False,
              logging_level="ERROR", runtime_env={"py_modules": [str(package)]}, **local)
     return {}
