@@ -3,6 +3,7 @@ over what is not a regular file.  Each test failed before its fix."""
 from __future__ import annotations
 
 import gzip
+import re
 import time
 from pathlib import Path
 
@@ -517,3 +518,99 @@ def test_a_file_read_by_the_header_line_when_duckdbs_guess_disagrees(store, tmp_
     report = import_benchmark(store, path, "semi", ["gold"], baselines=False)
     assert report.rows == 2
     assert store.load_texts("semi")["response"].to_pylist() == ["a;\nb", "c"]
+
+
+# ------------------------------------------------------------------ 9d. compaction
+@pytest.fixture(scope="module")
+def two_benchmarks(tmp_path_factory) -> Path:
+    """A database of two demo benchmarks (about 70 MB), built once."""
+    db = tmp_path_factory.mktemp("vacuum") / "reta.duckdb"
+    for name in ("keep", "drop"):
+        assert cli_call("--db", db, "demo", "--benchmark", name, "--prompts", 1000,
+                        "--responses", 64)[0] == 0
+    return db
+
+
+def content(db: Path) -> tuple[str, str]:
+    """What a user reads from the database: the list and a leaderboard, as JSON."""
+    listed = cli_call("--db", db, "list", "--format", "json")
+    board = cli_call("--db", db, "leaderboard", "--benchmark", "keep", "--format", "json")
+    assert listed[0] == board[0] == 0
+    return listed[1], board[1]
+
+
+def test_vacuum_gives_back_what_remove_frees_and_keeps_the_content(two_benchmarks, tmp_path):
+    # before: no way to shrink the file; CHECKPOINT and VACUUM leave it as it is
+    import shutil
+    db = tmp_path / "reta.duckdb"
+    shutil.copy(two_benchmarks, db)
+    status, out, err = cli_call("--db", db, "remove", "--benchmark", "drop", "--yes")
+    assert status == 0 and out.startswith("Removed benchmark 'drop'")
+    assert re.fullmatch(rf"note: [\d,.]+ MB of {re.escape(str(db))} is free space; "
+                        r"`\S.*vacuum` gives it back\n", err), err
+    removed = db.stat().st_size
+    want = content(db)
+    status, out, err = cli_call("--db", db, "vacuum")
+    assert status == 0 and err == ""
+    assert re.fullmatch(rf"Compacted {re.escape(str(db))}: [\d,.]+ MB -> [\d,.]+ MB "
+                        r"\([\d,.]+ MB given back\)\.\n", out), out
+    assert db.stat().st_size < 0.6 * removed
+    assert content(db) == want
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reta.duckdb"]
+    # remove --vacuum: one step; a small remove from a compact file says nothing more
+    status, out, err = cli_call("--db", db, "remove", "--benchmark", "keep", "--rm",
+                                "random_rm", "--yes", "--vacuum")
+    assert status == 0 and err == ""
+    assert out.splitlines()[0].startswith("Removed RM 'random_rm'")
+    assert out.splitlines()[1].startswith(f"Compacted {db}: ")
+
+
+def test_vacuum_while_another_process_holds_the_file_is_busy_and_changes_nothing(
+        two_benchmarks, tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+    import sys
+    db = tmp_path / "reta.duckdb"
+    shutil.copy(two_benchmarks, db)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\n"
+                               f"con = duckdb.connect({str(db)!r})\n"
+                               "print('ready', flush=True)\ntime.sleep(60)\n"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "ready\n"
+        before = sha256(db)
+        monkeypatch.setenv("RETA_DB_TIMEOUT", "0.5")
+        status, out, err = cli_call("--db", db, "vacuum")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (status, out) == (2, "")
+    assert err.startswith(f"error: {db}: the database is locked by process {holder.pid} ")
+    assert err.count("\n") == 1
+    assert sha256(db) == before
+
+
+def test_a_killed_vacuum_leaves_the_old_file_whole(two_benchmarks, tmp_path):
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    from tests.builders import REPO
+    db = tmp_path / "reta.duckdb"
+    shutil.copy(two_benchmarks, db)
+    assert cli_call("--db", db, "remove", "--benchmark", "drop", "--yes")[0] == 0
+    want, before = content(db), sha256(db)
+    copy = tmp_path / "reta.duckdb.vacuum"
+    vacuum = subprocess.Popen([sys.executable, "-m", "reta_core", "--db", str(db), "vacuum"],
+                              cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.monotonic()
+    while not copy.exists() and vacuum.poll() is None and time.monotonic() - started < 60:
+        time.sleep(0.005)
+    vacuum.send_signal(signal.SIGKILL)  # while it writes the copy
+    vacuum.wait()
+    assert copy.exists(), "the vacuum ended before it could be killed while copying"
+    assert sha256(db) == before and content(db) == want
+    assert cli_call("--db", db, "vacuum")[0] == 0  # clears the killed one's copy
+    assert content(db) == want and not copy.exists()
