@@ -193,9 +193,11 @@ class Source:
         here up to :data:`HEAD_LINE_BYTES` (a 32 MB buffer), and the rows read are the
         whole file only when it fits in that buffer."""
         line = min(limit("RETA_MAX_LINE_BYTES"), HEAD_LINE_BYTES)
+        # JSON: types from DuckDB's default sample, as a whole-file one reads it all
+        reader = reader.replace("{max_line}", str(line)).replace("sample_size = -1",
+                                                                 "sample_size = 20480")
         try:
-            self.con.execute(f"CREATE TABLE src AS SELECT * FROM "
-                             f"{reader.replace('{max_line}', str(line))} LIMIT ?",
+            self.con.execute(f"CREATE TABLE src AS SELECT * FROM {reader} LIMIT ?",
                              [str(path), head_rows + 1])
         except duckdb.Error:
             return False

@@ -154,6 +154,14 @@ def test_an_error_in_the_first_rows_is_reported_without_reading_the_rest(store, 
     with pytest.raises(RetaInputError) as err:
         import_benchmark(store, bad, "bad", ["gold"])
     assert str(err.value) == "bad.csv: row 3, column 'gold': not a number: 'x'"
+    lines = ['{"prompt_id": "p0", "response_id": "r0", "gold": 1}'] * 2 + [
+        f'{{"prompt_id": "p{i}", "response_id": "r{i}", "gold": 1}}' for i in range(2, n_rows)]
+    as_json = tmp_path / "dup.jsonl"
+    as_json.write_text("\n".join(lines) + "\n{not json\n")
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, as_json, "dup", ["gold"])
+    assert str(err.value) == ("dup.jsonl: row 2, column 'response_id': duplicate response_id "
+                              "'r0' (first in row 1)")
     scores = tmp_path / "scores.csv"
     scores.write_text("response_id,score\nr1,1\nr2,2\nr3,oops\n"
                       + "".join(f"x{i},1\n" for i in range(n_rows)) + "x,1,2,3\n")
