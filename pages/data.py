@@ -96,10 +96,21 @@ def _show_flash() -> None:
         st.caption("Nothing was written.")
 
 
+def _upload_rules(types: str) -> None:
+    """What an uploader takes, as visible text: the browser refuses a file over the limit
+    before sending it, marking it only with a red icon whose reason needs a hover."""
+    st.caption(f"{types}; up to {limit_mb} MB a file. A file over {limit_mb} MB is not sent (the browser "
+               "marks it red): import it with the command line (`ingest`, `add-scores`), which has no upload "
+               "limit.")
+
+
 def _uploaded(label: str, kind: str):
-    """An uploader and what the uploaded file holds: (file, description) or (None, None)."""
-    upload = st.file_uploader(label, type=list(data.UPLOAD_TYPES), key=f"{kind}_upload_{st.session_state[UPLOADS]}",
+    """An uploader and what the uploaded file holds: (file, description) or (None, None).
+    Any file type is let through, so a wrong one is refused by the page in words
+    (``ingest.file_suffix``) instead of by the browser with a red icon."""
+    upload = st.file_uploader(label, key=f"{kind}_upload_{st.session_state[UPLOADS]}",
                               help=f"CSV, Parquet or JSON Lines, optionally gzipped; up to {limit_mb} MB.")
+    _upload_rules("CSV, Parquet or JSON Lines (" + ", ".join(data.FILE_SUFFIXES) + ")")
     if upload is None:
         return None, None
     described = data.describe_upload(upload.file_id, upload.name, upload.getvalue())
@@ -338,6 +349,7 @@ with public:
     public_uploads = st.file_uploader("Files", type=list(data.PUBLIC_UPLOAD_TYPES), accept_multiple_files=True,
                                       key=f"public_upload_{fmt}_{st.session_state[UPLOADS]}",
                                       help=f"JSON or Parquet files as published; each up to {limit_mb} MB.")
+    _upload_rules("JSON or Parquet files as published (" + ", ".join(f".{t}" for t in data.PUBLIC_UPLOAD_TYPES) + ")")
     server_path = st.text_input("…or a path on the server (a file, a folder or hf://datasets/ORG/NAME/PATH)",
                                 key="public_path", placeholder="e.g. ~/downloads/RewardMATH_official/results/RewardMATH")
     texts_upload, step = None, None

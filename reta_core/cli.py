@@ -762,6 +762,27 @@ def cmd_remove(args) -> int:
     else:
         store.remove_benchmark(args.benchmark)
     print(f"Removed {what}.")
+    if args.vacuum:
+        return cmd_vacuum(args)
+    free = store.free_bytes()
+    if free >= VACUUM_HINT_BYTES:  # DuckDB never gives freed space back by itself
+        note(f"note: {_megabytes(free)} of {store.path} is free space; `{PROG} vacuum` "
+             "gives it back")
+    return 0
+
+
+VACUUM_HINT_BYTES = 8 * 2**20  # remove mentions `vacuum` when at least this much is free
+
+
+def _megabytes(n_bytes: int) -> str:
+    return f"{n_bytes / 10**6:,.1f} MB"
+
+
+def cmd_vacuum(args) -> int:
+    store = _store(args)
+    before, after = store.vacuum()
+    print(f"Compacted {store.path}: {_megabytes(before)} -> {_megabytes(after)}"
+          f" ({_megabytes(max(before - after, 0))} given back).")
     return 0
 
 
@@ -1015,6 +1036,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark", required=True, metavar="NAME", help="benchmark name")
     p.add_argument("--rm", metavar="NAME", help="remove only this RM")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--vacuum", action="store_true",
+                   help="then compact the database file (see `vacuum`)")
+
+    command("vacuum", cmd_vacuum, "compact the database file",
+            "Compact the database file: DuckDB keeps the space a removed benchmark or RM, or "
+            "a failed or killed write, leaves behind and never shrinks the file by itself. "
+            "This copies the content into a fresh file and puts it in the old one's place "
+            "(atomically, holding the database's write lock: it waits for, or reports, a "
+            "program using the file). Content and results stay the same.",
+            ["vacuum", "remove --benchmark demo --rm random_rm --yes --vacuum"])
 
     from .scoring.commands import add_commands  # export-pool, score, label (issue 10)
 

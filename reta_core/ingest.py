@@ -169,17 +169,38 @@ def _check_name(label: str, kind: str, name) -> str:
     return name
 
 
-def _start(store, file, source_name, progress, kind: str, name):
-    """(Store, progress callback, the input read into DuckDB) once ``name`` is valid."""
+HEAD_ROWS = 10_000  # a longer file's first rows are checked before the rest is read
+
+
+def _start(store, file, source_name, progress, kind: str, name, check):
+    """(Store, progress callback, the input read into DuckDB, what ``check(src, store)``
+    returned) once ``name`` is valid and ``check`` passed on every row.
+
+    A file longer than :data:`HEAD_ROWS` rows is first read only that far and checked,
+    so an error near its top is reported without reading the rest (reading a large or
+    compressed file whole costs seconds and gigabytes); ``src.complete`` is False
+    during that pass (``check`` may then skip what needs every row).  The error found
+    first is the one raised, so it may be another than a whole-file check would raise
+    first; each names its file, row and column.
+    """
     progress = ensure_progress(progress)
     progress(0, 100, "reading the file")
-    src = Source(file, source_name)
+    store = _as_store(store)
+    src = Source(file, source_name, head_rows=HEAD_ROWS)
     try:
         _check_name(src.label, kind, name)
-    except RetaInputError:
+        if not src.complete:
+            progress(10, 100, "checking the first rows")
+            check(src, store)
+            src.close()
+            progress(15, 100, "reading the whole file")
+            src = Source(file, source_name)
+        progress(20, 100, "checking the rows")
+        checked = check(src, store)
+    except BaseException:
         src.close()
         raise
-    return _as_store(store), progress, src
+    return store, progress, src, checked
 
 
 def _pool_sizes(pool: Pool) -> dict:
@@ -242,15 +263,19 @@ def import_benchmark(store, file, name: str, oracle_cols, rm_cols=None, replace:
     ``source_name``: what messages and the store call the input (default: the file
     name).  ``oracle_descriptions`` / ``rm_descriptions``: optional {name: text}.
     """
-    store, progress, src = _start(store, file, source_name, progress, "benchmark", name)
-    with src:
-        label = src.label
-        oracle_cols, rm_cols, made_baselines = _benchmark_columns(src, oracle_cols, rm_cols,
-                                                                  baselines)
-        progress(20, 100, "checking the rows")
+    def check(src, store):
+        # the first rows alone cannot say which columns are numeric: RMs named only
+        checked = _benchmark_columns(src, oracle_cols, rm_cols if rm_cols is not None or
+                                     src.complete else [], baselines)
         src.check_ids(REQUIRED_COLUMNS)
         src.check_prompt_consistency()
-        src.check_scores(oracle_cols + rm_cols)
+        src.check_scores(checked[0] + checked[1])
+        return checked
+
+    store, progress, src, (oracle_cols, rm_cols, made_baselines) = _start(
+        store, file, source_name, progress, "benchmark", name, check)
+    with src:
+        label = src.label
         stamp = store.benchmark_stamp(name)  # a change from now on refuses the write
         exists = stamp is not None
         if exists and not replace:
@@ -436,20 +461,25 @@ def add_rm_scores(store, file, benchmark: str, rm: str, score_column: str | None
     ``derived``: the scores were computed from other stored RMs (an ensemble,
     :mod:`reta_core.ensembles`): the RM is stored marked ``is_derived``, with no source
     file."""
-    store, progress, src = _start(store, file, source_name, progress, "RM", rm)
-    with src:
-        label = src.label
-        score_column, info, oracle_names = _score_file(src, store, benchmark, score_column)
+    def check(src, store):
+        column, info, oracle_names = _score_file(src, store, benchmark, score_column)
         if rm in oracle_names:
-            raise RetaInputError(f"{label}: RM name {show(rm)} is an oracle of benchmark "
+            raise RetaInputError(f"{src.label}: RM name {show(rm)} is an oracle of benchmark "
                                  f"{show(benchmark)}; choose another name")
         exists = rm in [r["name"] for r in info["rms"]]
         if exists and not replace:
-            raise RetaInputError(f"{label}: RM {show(rm)} exists already in benchmark "
+            raise RetaInputError(f"{src.label}: RM {show(rm)} exists already in benchmark "
                                  f"{show(benchmark)}; choose another name or replace it (--replace)")
+        _check_score_rows(src, column)
+        return column, info, oracle_names, exists
+
+    store, progress, src, (score_column, info, oracle_names, exists) = _start(
+        store, file, source_name, progress, "RM", rm, check)
+    with src:
+        label = src.label
         default = info["default_oracle"]
-        pool, scores, rows, n_missing = _checked_scores(src, store, benchmark, score_column, [default],
-                                                        progress)
+        pool, scores, rows, n_missing = _matched_scores(src, store, benchmark, score_column,
+                                                        [default], progress)
     report = ImportReport(
         kind="rm", benchmark=benchmark, source=label, rows=src.n_rows, prompts=pool.n_prompts,
         responses=pool.n_responses, pool_size=_pool_sizes(pool), default_oracle=default,
@@ -477,20 +507,26 @@ def add_oracle_scores(store, file, benchmark: str, oracle: str, score_column: st
     file, with the same checks as :func:`add_rm_scores`, in one transaction (e.g. an LLM
     judge's labels, ``python -m reta_core label``).  The default oracle is never
     replaced."""
-    store, progress, src = _start(store, file, source_name, progress, "oracle", oracle)
-    with src:
-        label = src.label
-        score_column, info, oracle_names = _score_file(src, store, benchmark, score_column)
+    def check(src, store):
+        column, info, oracle_names = _score_file(src, store, benchmark, score_column)
         if oracle in [r["name"] for r in info["rms"]]:
-            raise RetaInputError(f"{label}: oracle name {show(oracle)} is an RM of benchmark "
-                                 f"{show(benchmark)}; choose another name")
+            raise RetaInputError(f"{src.label}: oracle name {show(oracle)} is an RM of "
+                                 f"benchmark {show(benchmark)}; choose another name")
         exists = oracle in oracle_names
         if exists and (not replace or oracle == info["default_oracle"]):
             why = ("it is the default oracle" if replace else
                    "choose another name or replace it (--replace)")
-            raise RetaInputError(f"{label}: oracle {show(oracle)} exists already in benchmark "
-                                 f"{show(benchmark)}; {why}")
-        pool, scores, rows, n_missing = _checked_scores(src, store, benchmark, score_column, [], progress)
+            raise RetaInputError(f"{src.label}: oracle {show(oracle)} exists already in "
+                                 f"benchmark {show(benchmark)}; {why}")
+        _check_score_rows(src, column)
+        return column, info, oracle_names, exists
+
+    store, progress, src, (score_column, info, oracle_names, exists) = _start(
+        store, file, source_name, progress, "oracle", oracle, check)
+    with src:
+        label = src.label
+        pool, scores, rows, n_missing = _matched_scores(src, store, benchmark, score_column, [],
+                                                        progress)
     names = [o for o in oracle_names if o != oracle] + [oracle]
     report = ImportReport(
         kind="oracle", benchmark=benchmark, source=label, rows=src.n_rows,
@@ -519,12 +555,16 @@ def _score_file(src: Source, store, benchmark: str, score_column):
     return score_column, info, [o["name"] for o in info["oracles"]]
 
 
-def _checked_scores(src: Source, store, benchmark: str, score_column: str, oracles: list, progress):
-    """Check a score file's ids and cells, then match it to the benchmark's responses:
-    ``(pool with ``oracles``, scores, rows, empty cells)`` (:func:`_match_rm`)."""
-    progress(20, 100, "checking the rows")
+def _check_score_rows(src: Source, score_column: str):
+    """A score file's ids present, unique and plain, and its score cells numbers."""
     src.check_ids(["response_id"] + (["prompt_id"] if "prompt_id" in src.types else []))
     src.check_scores(score_column)
+
+
+def _matched_scores(src: Source, store, benchmark: str, score_column: str, oracles: list,
+                    progress):
+    """A checked score file matched to the benchmark's responses: ``(pool with
+    ``oracles``, scores, rows, empty cells)`` (:func:`_match_rm`)."""
     pool = store.load_pool(benchmark, oracles=oracles, rms=[])
     progress(50, 100, "matching the responses")
     return (pool, *_match_rm(src, pool, benchmark, score_column))

@@ -11,6 +11,7 @@ file that keeps their name (:func:`staged_upload`).  The imports built on it are
 """
 from __future__ import annotations
 
+import csv
 import gzip
 import os
 import re
@@ -29,10 +30,10 @@ from .errors import INVISIBLE_SQL, RetaInputError, show
 from .store import first_row, quote_ident
 
 MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none")
-MAX_LINE_BYTES = 64 * 2**20  # a CSV line (so a cell) may hold this much; DuckDB's default is 2 MB
+_CSV = ("CSV", "read_csv(?, header = true, all_varchar = true, max_line_size = {max_line})")
 FORMATS = {  # suffix -> (format name, DuckDB reader call with one ? for the path)
-    ".csv": ("CSV", "read_csv(?, header = true, all_varchar = true, max_line_size = {max_line})"),
-    ".csv.gz": ("CSV", "read_csv(?, header = true, all_varchar = true, max_line_size = {max_line})"),
+    ".csv": _CSV,
+    ".csv.gz": _CSV,
     ".parquet": ("Parquet", "read_parquet(?)"),
     ".jsonl": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
     ".ndjson": ("JSON Lines", "read_json(?, format = 'newline_delimited', sample_size = -1)"),
@@ -41,9 +42,12 @@ FORMATS = {  # suffix -> (format name, DuckDB reader call with one ? for the pat
     ".json": ("JSON", "read_json(?, format = 'auto', sample_size = -1)"),
 }
 # Bounds on what one input may cost (each overridden by its environment variable, a
-# positive integer): columns of the file, data rows, and bytes as read (after
-# decompression for ``.gz``).  Past a bound the input is refused with one line.
-LIMITS = {"RETA_MAX_COLUMNS": 1_000, "RETA_MAX_ROWS": 5_000_000, "RETA_MAX_BYTES": 2**30}
+# positive integer): columns of the file, data rows, bytes as read (after
+# decompression for ``.gz``), and bytes of one CSV line, so of a cell (DuckDB's default
+# is 2 MB).  Past a bound the input is refused with one line.
+LIMITS = {"RETA_MAX_COLUMNS": 1_000, "RETA_MAX_ROWS": 5_000_000, "RETA_MAX_BYTES": 2**30,
+          "RETA_MAX_LINE_BYTES": 64 * 2**20}
+HEAD_LINE_BYTES = 2 * 2**20  # the longest line read in a first look at a file's top rows
 MAX_SCORE = 1e100  # larger finite scores are refused: squares and sums must stay finite
 
 
@@ -72,17 +76,21 @@ class Source:
     """A user file or DataFrame, read into table ``src`` of an in-memory DuckDB.
 
     ``src`` keeps the input's row order, so ``rowid + 1`` is the 1-based data row.
+    ``head_rows``: read a file only up to its first ``head_rows + 1`` data rows, to
+    check them before reading the rest; ``complete`` says whether that was all of it
+    (a DataFrame is always read whole).
     """
 
-    def __init__(self, data, source_name: str | None = None):
+    def __init__(self, data, source_name: str | None = None, head_rows: int | None = None):
         is_frame = isinstance(data, pd.DataFrame)
         self.label = source_name or ("DataFrame" if is_frame else Path(data).name)
         self.con = duckdb.connect()
+        self.complete = True
         try:
             if is_frame:
                 self._load_frame(data)
             else:
-                self._load_file(Path(data).expanduser())
+                self._load_file(Path(data).expanduser(), head_rows)
             self._normalise()
             described = self.con.execute("DESCRIBE src").fetchall()
             self.types = {row[0]: row[1] for row in described}
@@ -91,7 +99,7 @@ class Source:
             self._cells_for = None  # the columns table _cells holds (see _build_cells)
             self.n_rows, blank = self.first(
                 "SELECT count(*), count(*) FILTER (WHERE COLUMNS(*) IS NULL) FROM src")
-            if self.n_rows == blank:  # no rows, or only empty ones
+            if self.n_rows == blank and self.complete:  # no rows, or only empty ones
                 raise self.error("the file has no data rows")
         except BaseException:
             self.con.close()
@@ -136,7 +144,7 @@ class Source:
         finally:
             self.con.unregister("_reta_frame")
 
-    def _load_file(self, path: Path):
+    def _load_file(self, path: Path, head_rows: int | None = None):
         name = path.name.lower()
         suffix = next((s for s in sorted(FORMATS, key=len, reverse=True) if name.endswith(s)),
                       None)
@@ -154,21 +162,85 @@ class Source:
         if path.stat().st_size == 0:
             raise self.error("the file is empty")
         fmt, reader = FORMATS[suffix]
-        self._check_size(path, suffix, fmt)
+        n_bytes = self._check_size(path, suffix, fmt)
         if fmt == "CSV":
             self._check_width(_header_fields(path, suffix))
         max_rows = limit("RETA_MAX_ROWS")
-        reader = reader.replace("{max_line}", str(int(MAX_LINE_BYTES)))
+        if head_rows is not None and head_rows < max_rows and self._read_head(
+                path, suffix, fmt, reader, head_rows, n_bytes):
+            return
+        max_line = limit("RETA_MAX_LINE_BYTES")
         try:  # LIMIT: DuckDB stops reading one row past the bound
-            self.con.execute(f"CREATE TABLE src AS SELECT * FROM {reader} LIMIT ?",
+            self.con.execute(f"CREATE TABLE src AS SELECT * FROM "
+                             f"{reader.replace('{max_line}', str(max_line))} LIMIT ?",
                              [str(path), max_rows + 1])
         except duckdb.Error as exc:
-            raise self.error(f"cannot be read as {fmt}: {_reader_reason(exc)}") from exc
+            if not (fmt == "CSV" and self._strict_csv(path, suffix, max_rows)):
+                raise self.error(f"cannot be read as {fmt}: {_reader_reason(exc)}") from exc
+        else:
+            if fmt == "CSV" and self._header_disagrees(path, suffix):
+                self._strict_csv(path, suffix, max_rows)
         if self.first("SELECT count(*) > ? FROM src", [max_rows])[0]:
             raise self.error(f"the file has more than {max_rows:,} data rows, the limit "
                              "(set RETA_MAX_ROWS to change it)")
 
-    def _check_size(self, path: Path, suffix: str, fmt: str):
+    def _read_head(self, path: Path, suffix: str, fmt: str, reader: str, head_rows: int,
+                   n_bytes: int) -> bool:
+        """Read the first ``head_rows + 1`` rows into ``src``; False (nothing read) when
+        they cannot be read simply, and the whole read then says why.  DuckDB's CSV
+        reader reads a buffer of 16 of the longest lines allowed before the first row,
+        and can drop a last line longer than that buffer without a word: lines are read
+        here up to :data:`HEAD_LINE_BYTES` (a 32 MB buffer), and the rows read are the
+        whole file only when it fits in that buffer."""
+        line = min(limit("RETA_MAX_LINE_BYTES"), HEAD_LINE_BYTES)
+        # JSON: types from DuckDB's default sample, as a whole-file one reads it all
+        reader = reader.replace("{max_line}", str(line)).replace("sample_size = -1",
+                                                                 "sample_size = 20480")
+        try:
+            self.con.execute(f"CREATE TABLE src AS SELECT * FROM {reader} LIMIT ?",
+                             [str(path), head_rows + 1])
+        except duckdb.Error:
+            return False
+        if fmt == "CSV" and self._header_disagrees(path, suffix):
+            self.con.execute("DROP TABLE src")
+            return False
+        self.complete = (not self.first("SELECT count(*) > ? FROM src", [head_rows])[0]
+                         and (fmt != "CSV" or n_bytes < 16 * line))
+        return True
+
+    def _header_disagrees(self, path: Path, suffix: str) -> bool:
+        """Whether DuckDB's guess of the dialect gave other columns than the header line
+        names (it guesses from a sample, and an unclosed quote can make it read each line
+        as one text column)."""
+        names = _header_names(path, suffix)
+        got = [row[0] for row in self.con.execute("DESCRIBE src").fetchall()]
+        return len(names[1]) > 1 and len(got) != len(names[1])
+
+    def _strict_csv(self, path: Path, suffix: str, bound: int) -> bool:
+        """Read the CSV file into ``src`` as RFC 4180 says (the header line's delimiter,
+        double quotes), without DuckDB's guessing, and raise the first row it cannot
+        read, with DuckDB's reason.  False when the header gives nothing to read by."""
+        delimiter, names = _header_names(path, suffix)
+        if len(set(names)) != len(names) or not all(names):
+            return False
+        try:
+            self.con.execute(
+                "CREATE OR REPLACE TABLE src AS SELECT * FROM read_csv(?, header = true, "
+                "auto_detect = false, columns = ?, delim = ?, quote = '\"', escape = '\"', "
+                "max_line_size = ?, store_rejects = true, ignore_errors = true) LIMIT ?",
+                [str(path), {name: "VARCHAR" for name in names}, delimiter,
+                 limit("RETA_MAX_LINE_BYTES"), bound + 1])
+        except duckdb.Error:
+            return False
+        bad = self.first("SELECT line - 1, column_name, error_type, error_message "
+                         "FROM reject_errors ORDER BY line LIMIT 1")
+        if bad:
+            row, column, kind, reason = bad
+            raise self.error(_csv_problem(kind, reason), row=row,
+                             column=None if kind == "LINE SIZE OVER MAXIMUM" else column)
+        return True
+
+    def _check_size(self, path: Path, suffix: str, fmt: str) -> int:
         """The bytes as read (decompressed for ``.gz``, counted while streaming and
         stopped at the bound) within ``RETA_MAX_BYTES``."""
         most = limit("RETA_MAX_BYTES")
@@ -178,7 +250,7 @@ class Source:
         if not suffix.endswith(".gz"):
             if path.stat().st_size > most:
                 raise too_big
-            return
+            return path.stat().st_size
         total = 0
         try:
             with gzip.open(path, "rb") as stream:
@@ -188,6 +260,7 @@ class Source:
                         raise too_big
         except (OSError, EOFError, zlib.error) as exc:
             raise self.error(f"cannot be read as {fmt} (gzip): {_first_line(exc)}") from exc
+        return total
 
     # ---------------------------------------------------------------- messages
     def error(self, problem: str, row=None, column=None) -> RetaInputError:
@@ -359,17 +432,47 @@ class Source:
                     f"{show(bad[3], 40)} in row {bad[4]}", row=bad[0], column=col)
 
 
-def _header_fields(path: Path, suffix: str) -> int:
-    """An upper bound on a CSV file's columns from its first line (at most 1 MB): one
-    more than the most frequent delimiter, so the width bound holds before DuckDB
-    parses the file."""
+def _header_line(path: Path, suffix: str) -> bytes:
+    """A CSV file's first line (at most 1 MB); empty when it cannot be read (DuckDB's
+    reader then reports what is wrong)."""
     try:
         opener = gzip.open if suffix.endswith(".gz") else open
         with opener(path, "rb") as stream:
-            head = stream.readline(2**20)
+            return stream.readline(2**20)
     except (OSError, EOFError, zlib.error):
-        return 0  # DuckDB's reader reports what is wrong
+        return b""
+
+
+def _header_fields(path: Path, suffix: str) -> int:
+    """An upper bound on a CSV file's columns from its first line: one more than the
+    most frequent delimiter, so the width bound holds before DuckDB parses the file."""
+    head = _header_line(path, suffix)
     return 1 + max(head.count(d) for d in (b",", b";", b"\t", b"|"))
+
+
+def _header_names(path: Path, suffix: str) -> tuple[str, list[str]]:
+    """(delimiter, column names) of a CSV file's header line, the delimiter being the
+    most frequent of comma, semicolon, tab and bar."""
+    head = _header_line(path, suffix).decode("utf-8", "replace").removeprefix("\ufeff")
+    delimiter = max(",;\t|", key=head.count)
+    try:
+        names = next(csv.reader([head.rstrip("\r\n")], delimiter=delimiter), [])
+    except csv.Error:  # not text: DuckDB's reader reports what is wrong
+        names = []
+    return delimiter, names
+
+
+def _csv_problem(kind: str, reason: str) -> str:
+    """What is wrong with a CSV row DuckDB could not read, and what to do."""
+    if kind == "LINE SIZE OVER MAXIMUM":
+        most = limit("RETA_MAX_LINE_BYTES")
+        return (f"the line is longer than {most:,} bytes, the most a CSV line may hold "
+                f"({reason.strip()}); use JSON Lines or Parquet for such long texts, or "
+                "set RETA_MAX_LINE_BYTES")
+    if "unterminated quote" in reason:
+        return (f"a quote opened in this row is never closed ({reason.strip()}); close it, "
+                "or double a quote inside a quoted cell (\"\")")
+    return f"cannot be read as CSV: {reason.strip()}"
 
 
 def _tokens_sql() -> str:
@@ -384,8 +487,7 @@ def _reader_reason(exc: Exception) -> str:
     reason = next((line for line in lines[2:] if line), "")
     if len(lines) > 2 and lines[1].startswith("Original Line:") and reason:
         if reason.startswith("Maximum line size"):
-            return (f"a line is longer than {MAX_LINE_BYTES:,} bytes ({reason}); shorten the "
-                    "cell or use JSON Lines or Parquet")
+            return _csv_problem("LINE SIZE OVER MAXIMUM", reason)
         return f"{reason} ({first.removeprefix('Invalid Input Error: ')})"
     return first
 

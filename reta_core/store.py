@@ -308,20 +308,27 @@ class Store:
         except OSError as exc:
             raise RetaInputError(f"{self.path}: cannot create the folder {self.path.parent}: "
                                  f"{exc.strerror or exc}") from exc
+        with self._write_lock() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # closing the connection discards the transaction anyway
+                raise
+            con.execute("COMMIT")
+
+    @contextmanager
+    def _write_lock(self):
+        """A read-write connection (so the file's lock) with an up-to-date schema; the
+        machine's refusals are one-line RetaInputErrors, as for :meth:`_write`."""
         with _file_lock(self.path).write():
             con = self._open(write=True)
             try:
                 _migrate(con, self.path)
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    yield con
-                except BaseException:
-                    try:
-                        con.execute("ROLLBACK")
-                    except duckdb.Error:
-                        pass  # closing the connection discards the transaction anyway
-                    raise
-                con.execute("COMMIT")
+                yield con
             except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
                 text = str(exc).strip()
                 first = text.splitlines()[0] if text else type(exc).__name__
@@ -648,6 +655,49 @@ class Store:
             self._pick(con, "rms", "RM", benchmark, [rm])
             con.execute("DELETE FROM rm_scores WHERE benchmark = ? AND rm = ?", [benchmark, rm])
             con.execute("DELETE FROM rms WHERE benchmark = ? AND name = ?", [benchmark, rm])
+
+    # ------------------------------------------------------------ compaction
+    def free_bytes(self) -> int:
+        """Bytes of the file in blocks DuckDB has freed (by a remove, or a write that
+        failed or was killed): what :meth:`vacuum` reclaims at least."""
+        with self._read() as con:
+            block, free = first_row(con, "SELECT block_size, free_blocks FROM "
+                                         "pragma_database_size() WHERE database_name = "
+                                         "current_database()")
+        return int(block) * int(free)
+
+    def vacuum(self) -> tuple[int, int]:
+        """Compact the database file; returns its size in bytes (before, after).
+
+        DuckDB keeps the blocks a delete frees for reuse and never shrinks its file
+        (CHECKPOINT and VACUUM leave it as it is, measured with DuckDB 2.0), so this
+        copies the content (``COPY FROM DATABASE``) into a fresh file beside it and
+        renames that over the old one, all while holding the write lock, so no other
+        writer or reader is in between.  Killed before the rename, the old file is as
+        it was (the copy is a separate file, cleared by the next vacuum); the rename is
+        atomic."""
+        if not self.exists():
+            raise RetaInputError(f"{self.path}: the database does not exist; {CREATE_HINT}")
+        fresh = self.path.with_name(self.path.name + ".vacuum")
+        with self._write_lock() as con:
+            before = self.path.stat().st_size
+            for leftover in (fresh, fresh.with_name(fresh.name + ".wal")):
+                leftover.unlink(missing_ok=True)  # a killed vacuum's copy
+            try:
+                con.execute("SET enable_progress_bar = false")
+                con.execute("CHECKPOINT")
+                con.execute("ATTACH ? AS reta_vacuum", [str(fresh)])
+                old = first_row(con, "SELECT current_database()")[0]
+                con.execute(f"COPY FROM DATABASE {quote_ident(old)} TO reta_vacuum")
+                con.execute("DETACH reta_vacuum")  # checkpoints the copy, closes it
+                os.chmod(fresh, self.path.stat().st_mode & 0o7777)
+                with open(fresh, "rb") as copy:
+                    os.fsync(copy.fileno())
+                os.replace(fresh, self.path)
+            except BaseException:
+                fresh.unlink(missing_ok=True)
+                raise
+        return before, self.path.stat().st_size
 
     def write_benchmark(self, name: str, meta: dict, tables: dict, replace: bool = False,
                         source: str | None = None, expect_stamp=...) -> None:

@@ -94,6 +94,26 @@ def test_a_rejected_upload_writes_nothing_and_says_why(demo_db, content, reason)
     assert "my_rm" not in set(Store(demo_db).list_rms("demo")["name"])
 
 
+@pytest.mark.parametrize("kind", ["rm", "bench"])
+def test_what_an_uploader_takes_is_visible_text_and_another_type_is_refused_in_words(demo_db, kind):
+    # before: the types and the limit were in a hover tooltip, and the browser refused a
+    # file of another type (or over the limit) with a red icon whose reason needed a hover
+    at = data_app()
+    rules = [c.value for c in at.caption if "MB a file" in c.value]
+    assert len(rules) == 3  # the RM, benchmark and public uploaders
+    assert rules[0].startswith("CSV, Parquet or JSON Lines (.csv, .csv.gz, .parquet, .jsonl, ")
+    assert "up to 200 MB a file. A file over 200 MB is not sent (the browser marks it red)" in rules[0]
+    uploader = at.file_uploader(key=f"{kind}_upload_0")
+    assert uploader.proto.type == []  # every type reaches the page, which says what is wrong
+    before = sha256(demo_db)
+    upload(at, kind, "scores.xlsx", b"PK\x03\x04 a spreadsheet")
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "scores.xlsx: unknown file type; use one of .csv, .csv.gz, .parquet, .jsonl, .ndjson, "
+        ".jsonl.gz, .ndjson.gz, .json"]
+    assert sha256(demo_db) == before
+
+
 def test_an_accepted_upload_is_checked_first_then_appears_everywhere(demo_db):
     before = sha256(demo_db)
     at = data_app()

@@ -401,6 +401,22 @@ def test_uploaded_rm_reaches_leaderboard_and_curves(server, page, demo_db, tmp_p
     screenshot(page, "curves_with_uploaded_rm")
 
 
+def test_an_upload_of_another_type_is_refused_in_visible_words(server, page, tmp_path):
+    # before: the browser refused it with a red icon whose reason needed a hover
+    file = tmp_path / "scores.xlsx"
+    file.write_bytes(b"PK\x03\x04 a spreadsheet")
+    open_page(page, f"{server}/data", "Data", TABLE)
+    page.get_by_role("tab", name="Add an RM").click()
+    uploader = page.locator('[data-testid="stFileUploader"]', has_text="RM score file")
+    uploader.locator('input[type="file"]').set_input_files(str(file))
+    error = page.locator('[data-testid="stAlertContentError"]').first
+    error.wait_for()
+    assert "scores.xlsx: unknown file type; use one of .csv, " in error.inner_text()
+    assert error.is_visible()
+    rules = page.get_by_text("A file over 200 MB is not sent (the browser marks it red)").first
+    assert rules.is_visible()
+
+
 @pytest.mark.parametrize("path, title, selectors", [("curves", "RETA curves", [CHART, TABLE]),
                                                      ("", "Leaderboard", [TABLE])], ids=["deep_link", "root"])
 def test_a_fresh_server_never_shows_a_stray_navigation_link(demo_db, page, path, title, selectors):

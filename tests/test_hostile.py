@@ -3,6 +3,7 @@ over what is not a regular file.  Each test failed before its fix."""
 from __future__ import annotations
 
 import gzip
+import re
 import time
 from pathlib import Path
 
@@ -126,6 +127,70 @@ def test_rows_past_the_row_limit_are_not_read(store, tmp_path, monkeypatch):
                               "(set RETA_MAX_ROWS to change it)")
     monkeypatch.setenv("RETA_MAX_ROWS", "500")
     assert import_benchmark(store, path, "many", ["gold"]).rows == 500
+
+
+def rows_then_a_broken_line(path: Path, first: list[str], n_rows: int) -> Path:
+    """A CSV benchmark: the ``first`` data lines, then plain rows up to ``n_rows``, then a
+    line of five fields: reading the whole file fails there."""
+    lines = first + [f"p{i // 4},r{i},{i % 5}.5" for i in range(len(first), n_rows)]
+    path.write_text("prompt_id,response_id,gold\n" + "\n".join(lines) + "\np9,r9,1,2,3\n")
+    return path
+
+
+def test_an_error_in_the_first_rows_is_reported_without_reading_the_rest(store, tmp_path):
+    # before: the whole file was read first, so the broken line 30,000 rows further down
+    # was reported ("dup.csv: cannot be read as CSV: Expected Number of Columns: 3
+    # Found: 5 ..."); without it a 1 GB .csv.gz took 12-35 s and 2 GB to say row 2
+    from reta_core.ingest import HEAD_ROWS, add_rm_scores
+    n_rows = HEAD_ROWS + 30_000
+    dup = rows_then_a_broken_line(tmp_path / "dup.csv", ["p0,r0,1", "p0,r0,2"], n_rows)
+    bad = rows_then_a_broken_line(tmp_path / "bad.csv", ["p0,r0,1", "p0,r1,2", "p0,r2,x"],
+                                  n_rows)
+    before = sha256(store.path)
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, dup, "dup", ["gold"])
+    assert str(err.value) == ("dup.csv: row 2, column 'response_id': duplicate response_id "
+                              "'r0' (first in row 1)")
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, bad, "bad", ["gold"])
+    assert str(err.value) == "bad.csv: row 3, column 'gold': not a number: 'x'"
+    lines = ['{"prompt_id": "p0", "response_id": "r0", "gold": 1}'] * 2 + [
+        f'{{"prompt_id": "p{i}", "response_id": "r{i}", "gold": 1}}' for i in range(2, n_rows)]
+    as_json = tmp_path / "dup.jsonl"
+    as_json.write_text("\n".join(lines) + "\n{not json\n")
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, as_json, "dup", ["gold"])
+    assert str(err.value) == ("dup.jsonl: row 2, column 'response_id': duplicate response_id "
+                              "'r0' (first in row 1)")
+    scores = tmp_path / "scores.csv"
+    scores.write_text("response_id,score\nr1,1\nr2,2\nr3,oops\n"
+                      + "".join(f"x{i},1\n" for i in range(n_rows)) + "x,1,2,3\n")
+    with pytest.raises(RetaInputError) as err:
+        add_rm_scores(store, scores, "example", "rm_x")
+    assert str(err.value) == "scores.csv: row 3, column 'score': not a number: 'oops'"
+    assert sha256(store.path) == before
+    # past the first rows the whole file is read and checked: the broken line is found
+    clean = rows_then_a_broken_line(tmp_path / "clean.csv", [], n_rows)
+    with pytest.raises(RetaInputError) as err:
+        import_benchmark(store, clean, "clean", ["gold"])
+    assert str(err.value) == (f"clean.csv: row {n_rows + 1}: cannot be read as CSV: Expected "
+                              "Number of Columns: 3 Found: 4")
+    assert sha256(store.path) == before
+
+
+def test_a_file_past_the_first_rows_imports_whole_with_rms_found_in_all_rows(store, tmp_path):
+    # the first rows alone would take "maybe" for a number column: every row decides
+    from reta_core.ingest import HEAD_ROWS
+    n = HEAD_ROWS + 5
+    frame = pd.DataFrame({"prompt_id": np.arange(n) // 5, "response_id": np.arange(n),
+                          "gold": np.arange(n) % 7 + 1.0, "rm": np.arange(n) % 3 * 1.0,
+                          "maybe": ["1"] * (n - 1) + ["high"]})
+    path = tmp_path / "long.csv.gz"
+    frame.to_csv(path, index=False)
+    report = import_benchmark(store, path, "long", ["gold"], baselines=False)
+    assert (report.rows, report.rms) == (n, ["rm"])
+    pool = store.load_pool("long", rms=["rm"])
+    assert pool.n_responses == n and np.nansum(pool.rms["rm"]) == (np.arange(n) % 3).sum()
 
 
 # ------------------------------------------------------------------ 4. --out targets
@@ -413,14 +478,147 @@ def test_a_cell_over_2_mb_imports_like_json_lines(store, tmp_path):
     assert report.rows == 10
 
 
-def test_a_line_over_the_line_limit_names_duckdbs_reason(store, tmp_path, monkeypatch):
-    from reta_core import source
-    monkeypatch.setattr(source, "MAX_LINE_BYTES", 1000)
+def test_a_line_over_the_line_limit_names_its_data_row_and_duckdbs_reason(store, tmp_path,
+                                                                          monkeypatch):
+    # before: "long.csv: cannot be read as CSV: a line is longer than ..." (no row; and
+    # DuckDB's own first line says "CSV Error on Line: 1": its guess of the dialect failed)
+    monkeypatch.setenv("RETA_MAX_LINE_BYTES", str(2 * 2**20))
+    big = "x" * (3 * 2**20)
     path = tmp_path / "long.csv"
-    path.write_text("prompt_id,response_id,gold,response\n" + "p0,r0,1,short\n" * 6
-                    + "p0,r9,1," + "x" * 5000 + "\n")
-    with pytest.raises(RetaInputError) as err:
-        import_benchmark(store, path, "long", ["gold"])
-    message = str(err.value)
-    assert message.startswith("long.csv: cannot be read as CSV: a line is longer than 1,000 bytes")
-    assert "Maximum line size of 1000 bytes exceeded" in message and "\n" not in message
+    path.write_text('prompt_id,response_id,gold,response\np0,r0,1,"two\nlines"\n'
+                    + "".join(f"p0,r{i},1,short\n" for i in range(1, 6))
+                    + f"p1,r6,1,{big}\np1,r7,2,short\n")
+    before = sha256(store.path)
+    status, out, err = cli_call("--db", store.path, "ingest", path, "--benchmark", "long",
+                                "--oracle", "gold")
+    assert (status, out) == (2, "")
+    assert err == ("error: long.csv: row 7: the line is longer than 2,097,152 bytes, the most "
+                   "a CSV line may hold (Maximum line size of 2097152 bytes exceeded. Actual "
+                   "Size:3145736 bytes.); use JSON Lines or Parquet for such long texts, or set "
+                   "RETA_MAX_LINE_BYTES\n")
+    assert sha256(store.path) == before
+    monkeypatch.setenv("RETA_MAX_LINE_BYTES", str(4 * 2**20))
+    assert import_benchmark(store, path, "long", ["gold"]).rows == 8
+
+
+@pytest.mark.parametrize("tail", ['p1,r6,1,"never closed\n', 'p1,r6,1,"never closed',
+                                  'p1,r6,1,"never closed\np1,r7,2,short\n'])
+def test_an_unclosed_quote_names_its_row_not_a_missing_column(store, tmp_path, tail):
+    # before: "quote.csv: no column 'prompt_id' (required); it has columns:
+    # 'prompt_id,response_id,gold,response'" (DuckDB guessed one column per line)
+    path = tmp_path / "quote.csv"
+    path.write_text('prompt_id,response_id,gold,response\np0,r0,1,"a, b"\n'
+                    + "".join(f"p0,r{i},1,short\n" for i in range(1, 6)) + tail)
+    before = sha256(store.path)
+    status, out, err = cli_call("--db", store.path, "ingest", path, "--benchmark", "quote",
+                                "--oracle", "gold")
+    assert (status, out) == (2, "")
+    assert err == ("error: quote.csv: row 7, column 'response': a quote opened in this row is "
+                   "never closed (Value with unterminated quote found.); close it, or double a "
+                   'quote inside a quoted cell ("")\n')
+    assert sha256(store.path) == before
+
+
+def test_a_file_read_by_the_header_line_when_duckdbs_guess_disagrees(store, tmp_path):
+    # a quoted cell with newlines and the header's delimiter: read as the header says
+    path = tmp_path / "semi.csv"
+    path.write_text('prompt_id;response_id;gold;response\np0;r0;1;"a;\nb"\np0;r1;2;"c"\n')
+    report = import_benchmark(store, path, "semi", ["gold"], baselines=False)
+    assert report.rows == 2
+    assert store.load_texts("semi")["response"].to_pylist() == ["a;\nb", "c"]
+
+
+# ------------------------------------------------------------------ 9d. compaction
+@pytest.fixture(scope="module")
+def two_benchmarks(tmp_path_factory) -> Path:
+    """A database of two demo benchmarks (about 70 MB), built once."""
+    db = tmp_path_factory.mktemp("vacuum") / "reta.duckdb"
+    for name in ("keep", "drop"):
+        assert cli_call("--db", db, "demo", "--benchmark", name, "--prompts", 1000,
+                        "--responses", 64)[0] == 0
+    return db
+
+
+def content(db: Path) -> tuple[str, str]:
+    """What a user reads from the database: the list and a leaderboard, as JSON."""
+    listed = cli_call("--db", db, "list", "--format", "json")
+    board = cli_call("--db", db, "leaderboard", "--benchmark", "keep", "--format", "json")
+    assert listed[0] == board[0] == 0
+    return listed[1], board[1]
+
+
+def test_vacuum_gives_back_what_remove_frees_and_keeps_the_content(two_benchmarks, tmp_path):
+    # before: no way to shrink the file; CHECKPOINT and VACUUM leave it as it is
+    import shutil
+    db = tmp_path / "reta.duckdb"
+    shutil.copy(two_benchmarks, db)
+    status, out, err = cli_call("--db", db, "remove", "--benchmark", "drop", "--yes")
+    assert status == 0 and out.startswith("Removed benchmark 'drop'")
+    assert re.fullmatch(rf"note: [\d,.]+ MB of {re.escape(str(db))} is free space; "
+                        r"`\S.*vacuum` gives it back\n", err), err
+    removed = db.stat().st_size
+    want = content(db)
+    status, out, err = cli_call("--db", db, "vacuum")
+    assert status == 0 and err == ""
+    assert re.fullmatch(rf"Compacted {re.escape(str(db))}: [\d,.]+ MB -> [\d,.]+ MB "
+                        r"\([\d,.]+ MB given back\)\.\n", out), out
+    assert db.stat().st_size < 0.6 * removed
+    assert content(db) == want
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reta.duckdb"]
+    # remove --vacuum: one step; a small remove from a compact file says nothing more
+    status, out, err = cli_call("--db", db, "remove", "--benchmark", "keep", "--rm",
+                                "random_rm", "--yes", "--vacuum")
+    assert status == 0 and err == ""
+    assert out.splitlines()[0].startswith("Removed RM 'random_rm'")
+    assert out.splitlines()[1].startswith(f"Compacted {db}: ")
+
+
+def test_vacuum_while_another_process_holds_the_file_is_busy_and_changes_nothing(
+        two_benchmarks, tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+    import sys
+    db = tmp_path / "reta.duckdb"
+    shutil.copy(two_benchmarks, db)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\n"
+                               f"con = duckdb.connect({str(db)!r})\n"
+                               "print('ready', flush=True)\ntime.sleep(60)\n"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "ready\n"
+        before = sha256(db)
+        monkeypatch.setenv("RETA_DB_TIMEOUT", "0.5")
+        status, out, err = cli_call("--db", db, "vacuum")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (status, out) == (2, "")
+    assert err.startswith(f"error: {db}: the database is locked by process {holder.pid} ")
+    assert err.count("\n") == 1
+    assert sha256(db) == before
+
+
+def test_a_killed_vacuum_leaves_the_old_file_whole(two_benchmarks, tmp_path):
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    from tests.builders import REPO
+    db = tmp_path / "reta.duckdb"
+    shutil.copy(two_benchmarks, db)
+    assert cli_call("--db", db, "remove", "--benchmark", "drop", "--yes")[0] == 0
+    want, before = content(db), sha256(db)
+    copy = tmp_path / "reta.duckdb.vacuum"
+    vacuum = subprocess.Popen([sys.executable, "-m", "reta_core", "--db", str(db), "vacuum"],
+                              cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.monotonic()
+    while not copy.exists() and vacuum.poll() is None and time.monotonic() - started < 60:
+        time.sleep(0.005)
+    vacuum.send_signal(signal.SIGKILL)  # while it writes the copy
+    vacuum.wait()
+    assert copy.exists(), "the vacuum ended before it could be killed while copying"
+    assert sha256(db) == before and content(db) == want
+    assert cli_call("--db", db, "vacuum")[0] == 0  # clears the killed one's copy
+    assert content(db) == want and not copy.exists()

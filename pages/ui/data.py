@@ -224,7 +224,7 @@ def upload_stem(name: str) -> str:
         return Path(name).stem
 
 
-UPLOAD_TYPES = ingest.UPLOAD_TYPES
+FILE_SUFFIXES = tuple(ingest.FORMATS)  # what a benchmark or RM upload may be
 RESERVED_COLUMNS = tuple(ingest.REQUIRED_COLUMNS) + tuple(ingest.TEXT_COLUMNS)
 
 
