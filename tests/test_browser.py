@@ -68,10 +68,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ServedURL(str):
+    """The base URL of a served app (a ``str``), with the server's process id as ``pid``."""
+
+    pid: int
+
+
 @contextmanager
 def served_app(db_path: Path, startup_s: float = 60):
     """``streamlit run app.py`` on a free localhost port, serving ``db_path``; yields its
-    base URL once ``/_stcore/health`` answers ok, and kills its process group after."""
+    base URL (a :class:`ServedURL`: ``url.pid`` is the server process) once
+    ``/_stcore/health`` answers ok, and kills its process group after."""
     port = free_port()
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
@@ -86,7 +93,8 @@ def served_app(db_path: Path, startup_s: float = 60):
         log.seek(0)
         return log.read().decode(errors="replace")[-4000:]
 
-    url = f"http://127.0.0.1:{port}"
+    url = ServedURL(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.monotonic() + startup_s
         while True:
