@@ -43,7 +43,7 @@ from reta_core import ingest  # noqa: E402
 from reta_core.evaluation import Evaluation  # noqa: E402
 from reta_core.demo import build_demo  # noqa: E402
 from reta_core.store import Store  # noqa: E402
-from tests.test_browser import CHROME, CHROME_ARGS, TABLES, VIEWPORT, served_app, wait_idle  # noqa: E402
+from tests.browser import CHROME, CHROME_ARGS, TABLES, VIEWPORT, served_app, wait_idle  # noqa: E402
 
 PROMPTS, RESPONSES = 10_000, 128
 EXTRA_RMS = {"strong_rm_noisy_a": 0.5, "strong_rm_noisy_b": 1.0}  # name -> noise scale

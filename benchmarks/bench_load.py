@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_app import OBSERVER_JS, RUN_DONE_JS, parse_and_prepare  # noqa: E402
-from tests.test_browser import CHROME, CHROME_ARGS, NAV_LINKS, VIEWPORT, served_app  # noqa: E402
+from tests.browser import CHROME, CHROME_ARGS, NAV_LINKS, VIEWPORT, served_app  # noqa: E402
 
 # one walk: ("key", ArrowRight/ArrowLeft) moves eta on the Curves page; ("page", title)
 # switches page through the navigation
