@@ -167,14 +167,29 @@ def score_files(folder: Path, names: list[str]) -> dict:
     return scores
 
 
+HOLD = """
+import sys, time
+import duckdb
+for _ in range(1200):  # the app may be reading just now: try again for up to 2 minutes
+    try:
+        con = duckdb.connect(sys.argv[1])
+        break
+    except duckdb.IOException:
+        time.sleep(0.1)
+else:
+    sys.exit("the database stayed locked for 2 minutes")
+print("held", flush=True)
+sys.stdin.read()
+con.close()
+"""
+
+
 class Holder:
     """A process holding the database open read-write (DuckDB's lock) until stopped."""
 
     def __init__(self, db: Path):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-             "print('held', flush=True); sys.stdin.read(); con.close()", str(db)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([sys.executable, "-c", HOLD, str(db)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "held"
 
     def stop(self) -> None:
