@@ -74,7 +74,7 @@ TITLE_JS = "title => [...document.querySelectorAll('h1')].some(h => h.textConten
 class Tally:
     """What the sessions of one phase did."""
 
-    times: list = field(default_factory=list)   # seconds per completed interaction
+    times: list = field(default_factory=list)   # (kind, seconds) per completed interaction
     errors: list = field(default_factory=list)  # (session, step, what)
 
 
