@@ -38,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_app import OBSERVER_JS, RUN_DONE_JS, parse_and_prepare  # noqa: E402
+from benchmarks.bench_app import RUN_DONE_JS, parse_and_prepare  # noqa: E402
 from tests.browser import CHROME, CHROME_ARGS, NAV_LINKS, VIEWPORT, served_app  # noqa: E402
 
 # one walk: ("key", ArrowRight/ArrowLeft) moves eta on the Curves page; ("page", title)
@@ -61,11 +61,27 @@ PROBLEMS_JS = """() => {
     if (body.includes('Something went wrong')) found.push("the app's bug box");
     return found;
 }"""
+# bench_app's OBSERVER_JS, but watching the whole document, every state change recorded:
+# under load Streamlit may draw its app element anew (a new stApp), which an observer
+# of the old one would never see
+OBSERVER_JS = """() => {
+    window.__runs = [];
+    window.__app = document.querySelector('[data-testid="stApp"]');
+    new MutationObserver(records => records.forEach((r, i) => {
+        if (r.target.getAttribute('data-testid') !== 'stApp') return;
+        const next = records.slice(i + 1).find(q => q.target === r.target);
+        window.__runs.push([next ? next.oldValue : r.target.getAttribute('data-test-script-state'),
+                            performance.now()]);
+    })).observe(document.body, {subtree: true, attributes: true, attributeOldValue: true,
+                                attributeFilter: ['data-test-script-state']});
+    document.addEventListener('keydown', () => { window.__keyAt = performance.now(); }, true);
+}"""
 # what a session shows when an interaction did not end (for the error line)
 STATE_JS = """() => ({url: location.pathname + location.search,
     state: document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state'),
     titles: [...document.querySelectorAll('h1')].map(h => h.textContent.trim()),
     stale: document.querySelectorAll('[data-stale="true"]').length,
+    app_drawn_anew: document.querySelector('[data-testid="stApp"]') !== window.__app,
     runs: (window.__runs || []).filter(([, t]) => t >= window.__keyAt).map(([s, t]) => s + '@' + Math.round(t - window.__keyAt))})"""
 TITLE_JS = "title => [...document.querySelectorAll('h1')].some(h => h.textContent.trim() === title)"
 
