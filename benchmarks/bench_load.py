@@ -8,8 +8,9 @@ Chromium (the system's, never downloaded) opens ``--sessions`` contexts, each it
 Streamlit session, driven at once through Playwright's async API.  Every session repeats
 the same walk: on the Curves page three eta moves right (slider keys), to the
 Leaderboard and back, three moves left, to the Inspector and back, to the Data page and
-back.  Each step is one *page interaction*: from the key press or the click to the end
-of the rerun it starts, the page's title shown.
+back.  Each step is one *page interaction*: from the key press to the end of the rerun
+it starts, or from the click to the new page shown (its title, the old one gone, no
+stale element, the app idle).
 
 The run: two walks that are not timed (one starting with the moves right, one with the
 moves left: the caches then hold every eta a session will visit, as they do for a
@@ -83,6 +84,14 @@ STATE_JS = """() => ({url: location.pathname + location.search,
     stale: document.querySelectorAll('[data-stale="true"]').length,
     app_drawn_anew: document.querySelector('[data-testid="stApp"]') !== window.__app,
     runs: (window.__runs || []).filter(([, t]) => t >= window.__keyAt).map(([s, t]) => s + '@' + Math.round(t - window.__keyAt))})"""
+# ms from the click to the new page shown: its title, not the old one, no stale element, idle
+PAGE_SHOWN_JS = """([title, before]) => {
+    const titles = [...document.querySelectorAll('h1')].map(h => h.textContent.trim());
+    const state = document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state');
+    if (!titles.includes(title) || titles.includes(before) || state !== 'notRunning'
+        || document.querySelector('[data-stale="true"]')) return null;
+    return performance.now() - window.__keyAt;
+}"""
 TITLE_JS = "title => [...document.querySelectorAll('h1')].some(h => h.textContent.trim() === title)"
 
 
@@ -158,18 +167,22 @@ class MemorySampler(threading.Thread):
 
 
 # --------------------------------------------------------------------- one session
-async def interact(page, kind: str, what: str) -> float:
-    """One step of the walk; seconds from the key press or click to the end of its rerun."""
+async def interact(page, kind: str, what: str, before: str) -> float:
+    """One step of the walk (``before``: the title of the page it starts on); seconds
+    from the key press or click to the end of its rerun (eta moves), or to the new page
+    shown and idle (switches: a click during a run may not show as a run of its own)."""
     await page.evaluate("() => { window.__keyAt = performance.now(); }")
     if kind == "key":
         await page.locator(".st-key-_eta_slider").get_by_role("slider").focus()
         await page.keyboard.press(what)
+        done = await page.wait_for_function(RUN_DONE_JS, polling="raf")
     else:
         await page.locator(NAV_LINKS).filter(has=page.get_by_text(NAV_LABEL[what], exact=True)).click()
-    done = await (await page.wait_for_function(RUN_DONE_JS, polling="raf")).json_value()
+        done = await page.wait_for_function(PAGE_SHOWN_JS, arg=[what, before], polling="raf")
+    seconds = await done.json_value() / 1000
     await page.wait_for_function(TITLE_JS, arg="RETA curves" if kind == "key" else what)
     await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    return done / 1000
+    return seconds
 
 
 async def open_session(browser, url: str, timeout_s: float):
@@ -196,8 +209,9 @@ async def walk(session: int, page, until: float, tally: Tally, start: int = 0, w
         if time.monotonic() >= until and (not whole or (walked and walked % len(WALK) == 0)):
             return step
         kind, what = WALK[step % len(WALK)]
+        previous = WALK[step % len(WALK) - 1]
         try:
-            seconds = await interact(page, kind, what)
+            seconds = await interact(page, kind, what, previous[1] if previous[0] == "page" else "RETA curves")
         except PlaywrightTimeout:
             shown = await page.evaluate(STATE_JS)
             tally.errors.append((session, step, f"{kind} {what}: no rerun end within the timeout; the page: {shown}"))
