@@ -43,7 +43,7 @@ from reta_core import ingest  # noqa: E402
 from reta_core.evaluation import Evaluation  # noqa: E402
 from reta_core.demo import build_demo  # noqa: E402
 from reta_core.store import Store  # noqa: E402
-from tests.test_browser import CHROME, CHROME_ARGS, TABLES, VIEWPORT, served_app, wait_idle  # noqa: E402
+from tests.browser import CHROME, CHROME_ARGS, TABLES, VIEWPORT, served_app, wait_idle  # noqa: E402
 
 PROMPTS, RESPONSES = 10_000, 128
 EXTRA_RMS = {"strong_rm_noisy_a": 0.5, "strong_rm_noisy_b": 1.0}  # name -> noise scale
@@ -191,19 +191,29 @@ def browser_timings(db: Path, moves: int) -> dict:
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_and_prepare(parser: argparse.ArgumentParser, script: str):
+    """The command line parsed, with the cached benchmark's options (--db, --rebuild)
+    added; then the machine printed and the benchmark built when missing.  None (after
+    a message) when no Chrome or Chromium is found."""
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="the cached benchmark database (built when missing)")
-    parser.add_argument("--moves", type=int, default=5, help="eta moves and round trips timed (median shown)")
     parser.add_argument("--rebuild", action="store_true", help="build the benchmark database again")
     args = parser.parse_args()
     if CHROME is None:
-        print("bench_app needs Chrome or Chromium (e.g. apt-get install chromium); none found", file=sys.stderr)
-        return 2
-
+        print(f"{script} needs Chrome or Chromium (e.g. apt-get install chromium); none found", file=sys.stderr)
+        return None
     print(machine())
-    ensure_db(args.db.resolve(), args.rebuild)
-    app = browser_timings(args.db.resolve(), args.moves)
+    args.db = args.db.resolve()
+    ensure_db(args.db, args.rebuild)
+    return args
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=5, help="eta moves and round trips timed (median shown)")
+    args = parse_and_prepare(parser, "bench_app")
+    if args is None:
+        return 2
+    app = browser_timings(args.db, args.moves)
 
     # the engine alone, for the same numbers, in this process while the server is gone
     load = best_of(lambda: Store(args.db).load_pool("demo"), repeat=1)
