@@ -207,21 +207,32 @@ def top_eta_mean(ranking: Ranking, etas) -> np.ndarray:
     etas = check_etas(etas)
     out = np.full((ranking.n_prompts, etas.size), np.nan)
     for b in ranking.buckets:
+        if np.all(b.n == b.n[0]):
+            # Equal pool sizes (the common case): one weight matrix for every row,
+            # w[r, e] = clip(m_e - r, 0, 1) / m_e, the share of position r in S(m_e)/m_e.
+            out[b.prompts] = b.oracle_tied @ top_eta_weight_matrix(int(b.n[0]), b.oracle_tied.shape[1], etas)
+            continue
         cum = np.zeros((b.n.size, b.oracle_tied.shape[1] + 1))
         np.cumsum(b.oracle_tied, axis=1, out=cum[:, 1:])
-        # Equal pool sizes (the common case): one set of cut points for every row.
-        sizes = b.n[:1] if np.all(b.n == b.n[0]) else b.n
+        sizes = b.n
         m = etas[None, :] * sizes[:, None]
         whole = np.minimum(np.floor(m).astype(np.int64), sizes[:, None])
         frac = m - whole
         nxt = np.minimum(whole, sizes[:, None] - 1)
-        if sizes.size == 1:
-            total = cum[:, whole[0]] + frac * b.oracle_tied[:, nxt[0]]
-        else:
-            rows = np.arange(b.n.size)[:, None]
-            total = cum[rows, whole] + frac * b.oracle_tied[rows, nxt]
-        out[b.prompts] = total / m
+        rows = np.arange(b.n.size)[:, None]
+        out[b.prompts] = (cum[rows, whole] + frac * b.oracle_tied[rows, nxt]) / m
     return out
+
+
+def top_eta_weight_matrix(pool_size: int, width: int, etas: np.ndarray) -> np.ndarray:
+    """§3 as a matrix: ``T(eta) = J~ @ W`` for a row of ``pool_size`` counted responses
+    (padded to ``width``), ``W[r, e] = clip(eta_e N - r, 0, 1) / (eta_e N)`` for 0-based
+    positions ``r`` (0 beyond the pool)."""
+    m = etas * pool_size
+    r = np.arange(width, dtype=np.float64)[:, None]
+    weights = np.clip(m[None, :] - r, 0.0, 1.0) / m[None, :]
+    weights[pool_size:] = 0.0
+    return weights
 
 
 def pool_reta_per_prompt(ranking: Ranking, etas, normalization: str = "ratio"):
