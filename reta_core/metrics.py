@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import RetaInputError
-from .ranking import Ranking, rank_rows
+from .ranking import Ranking, block_columns, rank_rows, sort_positions, tie_blocks
 
 NORMALIZATIONS = ("ratio", "difference", "raw", "recovery")
 RANDOM_VALUE = {"ratio": 1.0, "difference": 0.0, "recovery": 0.0}  # RETA of a random ranking (none for raw)
@@ -598,86 +598,95 @@ def count_inversions(values: np.ndarray) -> np.ndarray:
 
     ``values`` is an integer matrix ``(rows, width)`` with ``width`` a power of two and
     entries in ``0..width`` (use ``width`` for padding at the end of a row: it never
-    forms an inversion).  A bottom-up merge sort run on all rows at once: at each level
-    every element of a right run counts the elements of its left run that are larger,
-    found with one ``searchsorted`` over all runs (each run is offset so the
-    concatenation stays sorted).  O(width log width) per row.
+    forms an inversion).  A bottom-up merge sort run on all rows at once, one row-wise
+    integer sort per level: at level ``r`` each pair of neighbouring runs of length
+    ``r`` is merged by sorting ``(segment, value, side)``, left before right on equal
+    values.  A right element at merged position ``q`` has ``q - k`` left elements at
+    most its value (``k``: right elements before it), so the level's inversions are
+    ``r^2 + r(r-1)/2 - sum(q over right elements)`` per segment.  O(width log width)
+    per row.
     """
     rows, width = values.shape
     inversions = np.zeros(rows, dtype=np.int64)
-    current = np.asarray(values, dtype=np.int64)
+    doubled = 2 * np.asarray(values, dtype=np.int64)
+    cols = np.arange(width, dtype=np.int64)
     run = 1
     while run < width:
-        pairs = current.reshape(rows, width // (2 * run), 2, run)
-        segment = np.arange(rows * (width // (2 * run)), dtype=np.int64).reshape(
-            rows, width // (2 * run), 1) * (width + 1)
-        left = (pairs[:, :, 0, :] + segment).ravel()
-        right = (pairs[:, :, 1, :] + segment).ravel()
-        at_most = np.searchsorted(left, right, side="right") - (segment // (width + 1) * run).repeat(
-            run, axis=2).ravel()
-        inversions += (run - at_most).reshape(rows, -1).sum(axis=1)
-        current = np.sort(pairs.reshape(rows, width // (2 * run), 2 * run), axis=2).reshape(rows, width)
+        segments = width // (2 * run)
+        side = (cols // run) & 1
+        key = doubled + ((cols // (2 * run)) * (2 * width + 2) + side)[None, :]
+        key.sort(axis=1)
+        key &= 1  # which side each merged position holds
+        right_positions = key @ (cols % (2 * run))
+        inversions += segments * (run * run + run * (run - 1) // 2) - right_positions
         run *= 2
     return inversions
 
 
-def _tied_pairs(group: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Per row, the number of unordered valid pairs in the same group (ids 0..width)."""
-    rows, width = group.shape
-    flat = (np.arange(rows)[:, None] * (width + 1) + group)[valid]
-    sizes = np.bincount(flat, minlength=rows * (width + 1)).reshape(rows, width + 1)
-    return (sizes * (sizes - 1) // 2).sum(axis=1)
+def _pairs_in_runs(sorted_values: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Per row, the number of pairs of equal values among the first ``n[row]`` cells of
+    row-sorted ``sorted_values`` (the sum of ``C(run, 2)`` over runs of equal values)."""
+    rows, width = sorted_values.shape
+    cols = np.arange(width, dtype=np.int64)
+    starts = np.ones((rows, width), dtype=bool)
+    if width > 1:
+        np.not_equal(sorted_values[:, 1:], sorted_values[:, :-1], out=starts[:, 1:])
+    run_start = np.maximum.accumulate(np.where(starts, cols[None, :], 0), axis=1)
+    before = cols[None, :] - run_start  # equal values before each cell in its run
+    before[cols[None, :] >= n[:, None]] = 0
+    return before.sum(axis=1)
 
 
-def _dense_ranks(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Dense 0-based rank of each valid cell within its row (equal values share one);
-    padding gets ``width``."""
-    order, block_id, _, _ = rank_rows(values, valid)
-    ids = block_id.reshape(values.shape)
-    dense = np.empty_like(ids)
-    np.put_along_axis(dense, order, ids - ids[:, :1], axis=1)
-    return np.where(valid, dense, values.shape[1])
+def _oracle_ranks(bucket):
+    """The oracle's ranks within each row of a ranked bucket, at the RM-order positions:
+    dense 0-based ranks (padding ``width``), average 1-based ranks ascending (padding
+    NaN), and per row the number of pairs with equal oracle scores.  One row sort."""
+    valid = bucket.valid
+    rows, width = valid.shape
+    positions, sorted_oracle = sort_positions(bucket.oracle, valid)
+    block_id, block_start, block_size = tie_blocks(sorted_oracle)
+    ids = block_id.reshape(rows, width)
+    cells = positions.ravel()
+    dense = np.empty(rows * width, dtype=np.int64)
+    dense[cells] = (ids - ids[:, :1]).ravel()
+    mid = (block_columns(block_start, rows, width) + 1 + (block_size - 1) / 2.0)[block_id]
+    average = np.empty(rows * width)
+    average[cells] = mid
+    dense, average = dense.reshape(rows, width), average.reshape(rows, width)
+    dense[~valid] = width
+    average[~valid] = np.nan
+    return dense, average, _pairs_in_runs(sorted_oracle, bucket.n)
 
 
-def pair_statistics(bucket) -> dict:
+def pair_statistics(bucket, oracle_ranks=None) -> dict:
     """§9 pair counts per row of a ranked bucket, in O(N log N) per prompt.
 
-    With rows in RM order, order each RM tie block by oracle ascending, then
-    descending, and count inversions of the oracle sequence (``inv_asc``,
-    ``inv_desc``).  Pairs in different RM blocks are the same in both orders; pairs
-    inside a block contribute ``-t`` and ``+t`` (``t``: RM ties with different oracle
-    scores).  Hence ``concordant - discordant = inv_asc + inv_desc - n0 + n_tied_oracle``
-    and ``t = inv_desc - inv_asc``.
+    With rows in RM order, order each RM tie block by oracle ascending (one row sort
+    of ``(block, oracle rank)``) and count the inversions ``I`` of the oracle
+    sequence: they are exactly the concordant pairs (RM above, oracle higher).  With
+    ``n0`` pairs, ``T_J`` oracle ties and ``t`` RM ties with different oracle scores,
+    the discordant pairs are ``n0 - I - T_J - t``, hence
+    ``concordant - discordant = 2 I - n0 + T_J + t``.  ``oracle_ranks``: the bucket's
+    :func:`_oracle_ranks`, when already computed.
     """
     valid = bucket.valid
     width = valid.shape[1]
-    oracle_rank = _dense_ranks(bucket.oracle, valid)
-    block = np.where(valid, bucket.block, width)
-    tied_rm = _tied_pairs(block, valid)
-    if not tied_rm.any():  # no RM ties (continuous scores): both orders are the RM order
-        inv_asc = inv_desc = count_inversions(oracle_rank)
-    else:
-        inv = []
-        for direction in (1, -1):
-            key = block * (2 * width + 2) + direction * oracle_rank + width
-            order = np.argsort(np.where(valid, key, np.iinfo(np.int64).max), axis=1)
-            inv.append(count_inversions(np.take_along_axis(oracle_rank, order, axis=1)))
-        inv_asc, inv_desc = inv
     n = bucket.n
+    oracle_rank, _, tied_oracle = _oracle_ranks(bucket) if oracle_ranks is None else oracle_ranks
+    tied_rm = _pairs_in_runs(bucket.score, n)  # NaN padding lies beyond n
+    if not tied_rm.any():  # no RM ties (continuous scores): the RM order is the order
+        sequence, tied_both = oracle_rank, np.zeros_like(tied_rm)
+    else:
+        key = np.where(valid, bucket.block, width) * (width + 1) + oracle_rank
+        key.sort(axis=1)
+        tied_both = _pairs_in_runs(key, n)
+        sequence = key % (width + 1)
+    concordant = count_inversions(sequence)
     n0 = n * (n - 1) // 2
-    tied_oracle = _tied_pairs(oracle_rank, valid)
+    ties = tied_rm - tied_both
     return {"n0": n0, "tied_rm": tied_rm, "tied_oracle": tied_oracle,
-            "concordant_minus_discordant": inv_asc + inv_desc - n0 + tied_oracle,
-            "rm_ties_with_different_oracle": inv_desc - inv_asc}
-
-
-def _row_average_ranks(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Average (mid) ranks of each row's valid cells, ascending; padding gets NaN."""
-    order, block_id, block_start, block_size = rank_rows(values, valid)
-    mid_sorted = (block_start % values.shape[1] + 1 + (block_size - 1) / 2.0)[block_id].reshape(values.shape)
-    ranks = np.empty_like(mid_sorted)
-    np.put_along_axis(ranks, order, mid_sorted, axis=1)
-    return np.where(valid, ranks, np.nan)
+            "concordant_minus_discordant": 2 * concordant - n0 + tied_oracle + ties,
+            "rm_ties_with_different_oracle": ties}
 
 
 def baseline_per_prompt(ranking: Ranking) -> pd.DataFrame:
@@ -694,7 +703,8 @@ def baseline_per_prompt(ranking: Ranking) -> pd.DataFrame:
     rho = np.full(ranking.n_prompts, np.nan)
     tau = np.full(ranking.n_prompts, np.nan)
     for b in ranking.buckets:
-        pairs = pair_statistics(b)
+        oracle_ranks = _oracle_ranks(b)
+        pairs = pair_statistics(b, oracle_ranks)
         n0, x = pairs["n0"], pairs["concordant_minus_discordant"]
         ties = pairs["rm_ties_with_different_oracle"]
         n_diff = n0 - pairs["tied_oracle"]
@@ -705,7 +715,7 @@ def baseline_per_prompt(ranking: Ranking) -> pd.DataFrame:
             tau[b.prompts] = np.where(denom > 0, x / denom, np.nan)
         valid = b.valid
         ry = np.where(valid, b.rank_mid, np.nan)
-        rj = _row_average_ranks(b.oracle, valid)
+        rj = oracle_ranks[1]
         n = b.n[:, None]
         dy = np.where(valid, ry - np.nansum(ry, axis=1, keepdims=True) / n, 0.0)
         dj = np.where(valid, rj - np.nansum(rj, axis=1, keepdims=True) / n, 0.0)
