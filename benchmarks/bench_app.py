@@ -19,6 +19,8 @@ Machines here are shared and noisy, so each time is printed beside the engine's 
 for the same numbers measured in the same run, as a ratio: ``Evaluation.leaderboard`` on
 the loaded pool (cold: plus ``Store.load_pool``), ``Evaluation.curves`` at one eta with
 bootstrap bands for the chosen RMs; and the eta moves beside the page round trip.
+Target (issue 12): the cold leaderboard within 2x of the engine's load + leaderboard
+(ok / MISSED; exit 1 when missed).
 """
 from __future__ import annotations
 
@@ -191,10 +193,14 @@ def main() -> int:
     print(f"{'in the browser':50s} {'seconds':>8s}   {'beside':36s} {'seconds':>8s} {'ratio':>7s}")
     for name, value, base_name, base in rows:
         print(f"{name:50s} {value:8.3f}   {base_name:36s} {base:8.3f} {value / base:6.2f}x")
+    cold = app["cold"] / (load + board)
+    met = cold <= 2  # issue 12: the page adds at most the engine's own time again
+    print(f"cold leaderboard / engine (load_pool + leaderboard): {cold:.2f}x   target <= 2x   "
+          f"{'ok' if met else 'MISSED'}")
     print(f"(medians of {args.moves}: eta moves {', '.join(f'{t / 1000:.2f}' for t in app['shown'])} s to the "
           f"values, round trips {', '.join(f'{t / 1000:.2f}' for t in app['round_trip'])} s; the curves page "
           f"first opened in {app['curves_open']:.2f} s)")
-    return 0
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ import contextlib
 import io
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_core import best_of, notebook_curves, synthetic_pool  # noqa: E402
+from bench_core import best_of, machine, notebook_curves, synthetic_pool  # noqa: E402
 
 from reta_core import cli, ingest, metrics  # noqa: E402
 from reta_core.demo import DEMO_NAME, build_demo, generate_demo  # noqa: E402
@@ -88,19 +87,6 @@ WITH scored AS (
 )
 SELECT rm, eta, avg(reta) AS reta FROM per_prompt GROUP BY rm, eta ORDER BY rm, eta
 """
-
-
-def machine() -> str:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-        ram_text = f"{ram:.1f} GB RAM"
-    except (ValueError, OSError, AttributeError):
-        ram_text = "RAM unknown"
-    import duckdb
-
-    return (f"machine: nproc {cores}, {ram_text}, {platform.machine()}, Python "
-            f"{platform.python_version()}, numpy {np.__version__}, duckdb {duckdb.__version__}")
 
 
 def floor_time() -> tuple[float, int]:

@@ -458,6 +458,15 @@ def _cached_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
     return counts
 
 
+@functools.lru_cache(maxsize=1)
+def _cached_float_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """:func:`bootstrap_counts` as float64, kept for the next RM: ``counts @ values``
+    would otherwise convert the whole count matrix on every call."""
+    counts = bootstrap_counts(n, n_boot, seed).astype(np.float64)
+    counts.setflags(write=False)
+    return counts
+
+
 def bootstrap_over_prompts(per_prompt: np.ndarray, n_boot: int = 1000, seed: int = 0,
                            level: float = 0.95, denominators: np.ndarray | None = None
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -489,7 +498,7 @@ def bootstrap_over_prompts(per_prompt: np.ndarray, n_boot: int = 1000, seed: int
     step = n_boot if whole else _COUNT_CHUNK
     for start in range(0, n_boot, step):
         stop = min(start + step, n_boot)
-        counts = bootstrap_counts(n, n_boot, seed) if whole else bootstrap_counts(n, n_boot, seed, start, stop)
+        counts = _cached_float_counts(n, n_boot, seed) if whole else bootstrap_counts(n, n_boot, seed, start, stop)
         if denominators is None:
             means[start:stop] = counts @ values / n
         else:
