@@ -632,18 +632,13 @@ def count_inversions(values: np.ndarray) -> np.ndarray:
     return inversions
 
 
-def _pairs_in_runs(sorted_values: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Per row, the number of pairs of equal values among the first ``n[row]`` cells of
-    row-sorted ``sorted_values`` (the sum of ``C(run, 2)`` over runs of equal values)."""
-    rows, width = sorted_values.shape
-    cols = np.arange(width, dtype=np.int64)
-    starts = np.ones((rows, width), dtype=bool)
-    if width > 1:
-        np.not_equal(sorted_values[:, 1:], sorted_values[:, :-1], out=starts[:, 1:])
-    run_start = np.maximum.accumulate(np.where(starts, cols[None, :], 0), axis=1)
-    before = cols[None, :] - run_start  # equal values before each cell in its run
-    before[cols[None, :] >= n[:, None]] = 0
-    return before.sum(axis=1)
+def _pairs_in_blocks(block_start: np.ndarray, block_size: np.ndarray, n: np.ndarray, width: int) -> np.ndarray:
+    """Per row, the number of pairs inside the tie blocks (:func:`ranking.tie_blocks` of
+    row-sorted values) that lie among the row's first ``n[row]`` cells."""
+    row = block_start // width
+    inside = (block_start - row * width) < n[row]
+    pairs = block_size * (block_size - 1) // 2
+    return np.bincount(row[inside], weights=pairs[inside], minlength=n.size).astype(np.int64)
 
 
 def _oracle_ranks(bucket):
@@ -664,7 +659,7 @@ def _oracle_ranks(bucket):
     dense, average = dense.reshape(rows, width), average.reshape(rows, width)
     dense[~valid] = width
     average[~valid] = np.nan
-    return dense, average, _pairs_in_runs(sorted_oracle, bucket.n)
+    return dense, average, _pairs_in_blocks(block_start, block_size, bucket.n, width)
 
 
 def pair_statistics(bucket, oracle_ranks=None) -> dict:
@@ -682,13 +677,18 @@ def pair_statistics(bucket, oracle_ranks=None) -> dict:
     width = valid.shape[1]
     n = bucket.n
     oracle_rank, _, tied_oracle = _oracle_ranks(bucket) if oracle_ranks is None else oracle_ranks
-    tied_rm = _pairs_in_runs(bucket.score, n)  # NaN padding lies beyond n
-    if not tied_rm.any():  # no RM ties (continuous scores): the RM order is the order
-        sequence, tied_both = oracle_rank, np.zeros_like(tied_rm)
+    rows = n.size
+    if bucket.block_size.size == rows * width:  # no RM ties (continuous scores): the RM order is the order
+        sequence, tied_rm = oracle_rank, np.zeros(rows, dtype=np.int64)
+        tied_both = tied_rm
     else:
+        first_id = bucket.block_id[::width]
+        block_row = np.searchsorted(first_id, np.arange(bucket.block_size.size), side="right") - 1
+        tied_rm = _pairs_in_blocks(block_row * width + bucket.block_first, bucket.block_size, n, width)
         key = np.where(valid, bucket.block, width) * (width + 1) + oracle_rank
         key.sort(axis=1)
-        tied_both = _pairs_in_runs(key, n)
+        _, key_start, key_size = tie_blocks(key)
+        tied_both = _pairs_in_blocks(key_start, key_size, n, width)
         sequence = key % (width + 1)
     concordant = count_inversions(sequence)
     n0 = n * (n - 1) // 2
