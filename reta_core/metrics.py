@@ -13,6 +13,7 @@ kernels trust them.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 import zlib
 from dataclasses import dataclass, replace
@@ -311,11 +312,39 @@ def top_eta_weights(ranking: Ranking, eta: float, n_responses: int) -> tuple[np.
 def inclusion_probabilities(pool_size: int, n: int, k: int) -> np.ndarray:
     """§4: ``pi_r = (n/N) HypergeomCDF(k-1; N-1, r-1, n-1)`` for ``r = 1..N``: the
     chance that the response at rank ``r`` is drawn in a uniform ``n``-subset and lands
-    in its top ``k``.  Sums to ``k``."""
-    from scipy import stats  # only the exact estimator needs it; importing it costs ~1 s
+    in its top ``k``.  Sums to ``k``.  The CDF comes from :func:`_hypergeom_cdf`, exact
+    up to one rounding (and without importing SciPy, about 1 s)."""
+    return (n / pool_size) * _hypergeom_cdf(int(pool_size), int(n))[:, int(k) - 1]
 
-    r = np.arange(1, pool_size + 1)
-    return (n / pool_size) * stats.hypergeom.cdf(k - 1, pool_size - 1, r - 1, n - 1)
+
+@functools.lru_cache(maxsize=32)
+def _hypergeom_cdf(pool_size: int, n: int) -> np.ndarray:
+    """``F[r-1, k-1] = HypergeomCDF(k-1; N-1, r-1, n-1)`` for ``r = 1..N``, ``k = 1..n``.
+
+    With ``M = N-1`` others, ``K = r-1`` of them above rank ``r`` and ``d = n-1`` of
+    them drawn, the numerators ``a_x = C(K, x) C(M-K, d-x)`` are whole numbers; they
+    follow ``a_{x+1} = a_x (K-x)(d-x) / ((x+1)(M-K-d+x+1))`` from the first ``x`` with
+    ``a_x > 0``.  Their running sums are divided by ``C(M, d)`` once, in Python's
+    integer arithmetic: every value is correctly rounded.  O(N n) integer steps,
+    cached per ``(N, n)``; read-only.
+    """
+    others, drawn = pool_size - 1, n - 1
+    total = math.comb(others, drawn)
+    out = np.zeros((pool_size, n))
+    for above in range(pool_size):
+        below = others - above
+        x = max(0, drawn - below)
+        term = math.comb(above, x) * math.comb(below, drawn - x)
+        running = 0
+        row = out[above]
+        for k in range(n):  # k = x + 1 responses may land in the top: CDF at x = k
+            if k >= x and k <= min(above, drawn):
+                if k > x:
+                    term = term * (above - k + 1) * (drawn - k + 1) // (k * (below - drawn + k))
+                running += term
+            row[k] = running / total
+    out.setflags(write=False)
+    return out
 
 
 def k_for_eta(etas, n: int) -> np.ndarray:

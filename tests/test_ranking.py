@@ -3,6 +3,7 @@ prompt by prompt, on random pools with ties, NaN holes and ragged pool sizes."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from reta_core import metrics as M
@@ -111,3 +112,17 @@ def test_sort_positions_keys_that_share_their_high_bits():
     assert list(block_size[block_start // 8 == 3]) == [1, 2, 1, 1, 1, 1, 1]
     descending, sorted_desc = sort_positions(key, valid, descending=True)
     np.testing.assert_array_equal(sorted_desc[3], [-5, -4, -3, -2, -1, 0, 0, 1])
+
+
+def test_inclusion_probabilities_match_scipy():
+    """§4's hypergeometric inclusion probabilities, computed without SciPy, against
+    ``scipy.stats.hypergeom`` (skipped when SciPy is not installed)."""
+    stats = pytest.importorskip("scipy.stats")
+    for size in (2, 3, 7, 16, 64, 128, 300):  # scipy has no hypergeometric on 0 others
+        for n in sorted({1, 2, min(size, 5), max(1, size // 2), size}):
+            for k in sorted({1, 2, max(1, n // 3), n} & set(range(1, n + 1))):
+                rank = np.arange(1, size + 1)
+                expected = (n / size) * stats.hypergeom.cdf(k - 1, size - 1, rank - 1, n - 1)
+                got = M.inclusion_probabilities(size, n, k)
+                np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300)
+                assert got.sum() == pytest.approx(k, rel=1e-12)
