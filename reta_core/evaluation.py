@@ -103,14 +103,15 @@ class Evaluation:
 
     @classmethod
     def from_store(cls, store, benchmark: str, oracle: str | None = None, normalization: str = "ratio",
-                   *, category: str | None = None, rms=None) -> "Evaluation":
+                   *, category: str | None = None, rms=None, info: dict | None = None) -> "Evaluation":
         """An evaluation of a stored benchmark (``store``: a :class:`~reta_core.store.Store`
         or a database path); ``oracle`` defaults to the benchmark's default oracle,
-        ``rms`` (names) to all its RMs."""
+        ``rms`` (names) to all its RMs.  ``info``: the benchmark's
+        :meth:`~reta_core.store.Store.benchmark_info` when the caller already has it."""
         from .store import Store
 
         store = store if isinstance(store, Store) else Store(store)
-        info = store.benchmark_info(benchmark)
+        info = store.benchmark_info(benchmark) if info is None else info
         oracle = oracle or info["default_oracle"]
         M.check_normalization(normalization)
         pool = store.load_pool(benchmark, oracles=[oracle], rms=rms, category=category)
