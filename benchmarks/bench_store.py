@@ -191,6 +191,8 @@ def main() -> int:
     parser.add_argument("--db", type=Path, default=DEFAULT_DB, help="the cached benchmark database (built when missing)")
     parser.add_argument("--rebuild", action="store_true", help="build the benchmark database again")
     parser.add_argument("--skip-build", action="store_true", help="do not time building and importing")
+    parser.add_argument("--pandas-share", type=int, default=10, metavar="K",
+                        help="run the pandas peer's groupby on 1/K of the prompts and scale (default 10)")
     args = parser.parse_args()
     print(machine())
     db = args.db.resolve()
@@ -235,7 +237,7 @@ def main() -> int:
     worst = float(np.max(np.abs(theirs.reindex(at.index).to_numpy() - at.to_numpy())))
     if not worst < 1e-9:
         raise RuntimeError(f"the SQL peer disagrees with reta by {worst:g}")
-    pandas_time = pandas_peer(db, etas, rms)
+    pandas_time = pandas_peer(db, etas, rms, share=args.pandas_share)
 
     print(f"benchmark: {PROMPTS:,} prompts x {RESPONSES} responses x {len(rms)} RMs = "
           f"{PROMPTS * RESPONSES * len(rms):,} RM scores; eta grid: {etas.size} points; "
