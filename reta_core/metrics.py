@@ -466,8 +466,8 @@ _COUNTS_CACHE_CELLS = 20_000_000  # cache whole matrices up to 80 MB (int32)
 _COUNT_CHUNK = 100
 
 
-def _draw_counts(n: int, n_boot: int, seed: int, start: int, stop: int) -> np.ndarray:
-    out = np.empty((stop - start, n), dtype=np.int32)
+def _draw_counts(n: int, n_boot: int, seed: int, start: int, stop: int, dtype=np.int32) -> np.ndarray:
+    out = np.empty((stop - start, n), dtype=dtype)
     first = start // _COUNT_CHUNK
     for chunk in range(first, (stop - 1) // _COUNT_CHUNK + 1 if stop > start else first):
         lo, hi = chunk * _COUNT_CHUNK, min((chunk + 1) * _COUNT_CHUNK, n_boot)
@@ -491,7 +491,7 @@ def _cached_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
 def _cached_float_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
     """:func:`bootstrap_counts` as float64, kept for the next RM: ``counts @ values``
     would otherwise convert the whole count matrix on every call."""
-    counts = bootstrap_counts(n, n_boot, seed).astype(np.float64)
+    counts = _draw_counts(n, n_boot, seed, 0, n_boot, dtype=np.float64)  # the same draws, no int copy
     counts.setflags(write=False)
     return counts
 
