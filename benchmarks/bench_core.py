@@ -89,6 +89,8 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=10_000)
     parser.add_argument("--responses", type=int, default=128)
     parser.add_argument("--rms", type=int, default=10)
+    parser.add_argument("--pandas-share", type=int, default=10, metavar="K",
+                        help="time the pandas peer on 1/K of the prompts and scale (default 10)")
     args = parser.parse_args()
 
     print(machine())
@@ -104,7 +106,7 @@ def main() -> int:
         return Evaluation(pool, "oracle").curves(etas=etas)
     curves_time = best_of(all_curves)
 
-    tenth = pool.select_prompts(np.arange(pool.n_prompts) < max(1, args.prompts // 10))
+    tenth = pool.select_prompts(np.arange(pool.n_prompts) < max(1, args.prompts // args.pandas_share))
     frames = [pd.DataFrame({"prompt": tenth.prompt_codes, "score": s, "oracle": tenth.oracles["oracle"]})
               for s in tenth.rms.values()]
     start = time.perf_counter()
