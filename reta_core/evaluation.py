@@ -25,7 +25,9 @@ exports and the readings.
 """
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,8 @@ NORMALIZATIONS = M.NORMALIZATIONS
 ESTIMATORS = ("pool", "exact")
 DEFAULT_BOOTSTRAP = 1000
 DEFAULT_REPEATS = 200
+# threads that rank RMs at once: the cores this process may use, at most 4 (memory)
+_RANKING_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 __all__ = [
     "Evaluation", "NORMALIZATIONS", "ESTIMATORS", "DEFAULT_BOOTSTRAP", "DEFAULT_REPEATS",
@@ -103,14 +107,15 @@ class Evaluation:
 
     @classmethod
     def from_store(cls, store, benchmark: str, oracle: str | None = None, normalization: str = "ratio",
-                   *, category: str | None = None, rms=None) -> "Evaluation":
+                   *, category: str | None = None, rms=None, info: dict | None = None) -> "Evaluation":
         """An evaluation of a stored benchmark (``store``: a :class:`~reta_core.store.Store`
         or a database path); ``oracle`` defaults to the benchmark's default oracle,
-        ``rms`` (names) to all its RMs."""
+        ``rms`` (names) to all its RMs.  ``info``: the benchmark's
+        :meth:`~reta_core.store.Store.benchmark_info` when the caller already has it."""
         from .store import Store
 
         store = store if isinstance(store, Store) else Store(store)
-        info = store.benchmark_info(benchmark)
+        info = store.benchmark_info(benchmark) if info is None else info
         oracle = oracle or info["default_oracle"]
         M.check_normalization(normalization)
         pool = store.load_pool(benchmark, oracles=[oracle], rms=rms, category=category)
@@ -140,10 +145,19 @@ class Evaluation:
         return ranking
 
     def rankings(self, rms=None) -> dict[str, Ranking]:
-        """``{rm: ranking}`` of ``rms`` (default: every RM), in the order given."""
+        """``{rm: ranking}`` of ``rms`` (default: every RM), in the order given.  RMs not
+        ranked yet are ranked on a few threads at once (numpy releases the GIL in its
+        sorts and array operations), each exactly as alone."""
         names = self.rms if rms is None else ([rms] if isinstance(rms, str) else list(rms))
         if not names:
             raise RetaInputError("no RM to evaluate")
+        missing = [rm for rm in dict.fromkeys(names) if rm not in self._rankings]
+        workers = min(len(missing), _RANKING_THREADS)
+        if workers > 1:
+            for rm in missing:
+                get_scores(self.pool, "rm", rm)  # an unknown RM: the same error, before any work
+            with ThreadPoolExecutor(max_workers=workers) as threads:
+                list(threads.map(self.ranking, missing))
         return {rm: self.ranking(rm) for rm in names}
 
     @property

@@ -13,6 +13,7 @@ kernels trust them.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 import zlib
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import RetaInputError
-from .ranking import Ranking, rank_rows
+from .ranking import Ranking, block_columns, rank_rows, sort_positions, tie_blocks
 
 NORMALIZATIONS = ("ratio", "difference", "raw", "recovery")
 RANDOM_VALUE = {"ratio": 1.0, "difference": 0.0, "recovery": 0.0}  # RETA of a random ranking (none for raw)
@@ -207,21 +208,32 @@ def top_eta_mean(ranking: Ranking, etas) -> np.ndarray:
     etas = check_etas(etas)
     out = np.full((ranking.n_prompts, etas.size), np.nan)
     for b in ranking.buckets:
+        if np.all(b.n == b.n[0]):
+            # Equal pool sizes (the common case): one weight matrix for every row,
+            # w[r, e] = clip(m_e - r, 0, 1) / m_e, the share of position r in S(m_e)/m_e.
+            out[b.prompts] = b.oracle_tied @ top_eta_weight_matrix(int(b.n[0]), b.oracle_tied.shape[1], etas)
+            continue
         cum = np.zeros((b.n.size, b.oracle_tied.shape[1] + 1))
         np.cumsum(b.oracle_tied, axis=1, out=cum[:, 1:])
-        # Equal pool sizes (the common case): one set of cut points for every row.
-        sizes = b.n[:1] if np.all(b.n == b.n[0]) else b.n
+        sizes = b.n
         m = etas[None, :] * sizes[:, None]
         whole = np.minimum(np.floor(m).astype(np.int64), sizes[:, None])
         frac = m - whole
         nxt = np.minimum(whole, sizes[:, None] - 1)
-        if sizes.size == 1:
-            total = cum[:, whole[0]] + frac * b.oracle_tied[:, nxt[0]]
-        else:
-            rows = np.arange(b.n.size)[:, None]
-            total = cum[rows, whole] + frac * b.oracle_tied[rows, nxt]
-        out[b.prompts] = total / m
+        rows = np.arange(b.n.size)[:, None]
+        out[b.prompts] = (cum[rows, whole] + frac * b.oracle_tied[rows, nxt]) / m
     return out
+
+
+def top_eta_weight_matrix(pool_size: int, width: int, etas: np.ndarray) -> np.ndarray:
+    """§3 as a matrix: ``T(eta) = J~ @ W`` for a row of ``pool_size`` counted responses
+    (padded to ``width``), ``W[r, e] = clip(eta_e N - r, 0, 1) / (eta_e N)`` for 0-based
+    positions ``r`` (0 beyond the pool)."""
+    m = etas * pool_size
+    r = np.arange(width, dtype=np.float64)[:, None]
+    weights = np.clip(m[None, :] - r, 0.0, 1.0) / m[None, :]
+    weights[pool_size:] = 0.0
+    return weights
 
 
 def pool_reta_per_prompt(ranking: Ranking, etas, normalization: str = "ratio"):
@@ -300,11 +312,39 @@ def top_eta_weights(ranking: Ranking, eta: float, n_responses: int) -> tuple[np.
 def inclusion_probabilities(pool_size: int, n: int, k: int) -> np.ndarray:
     """§4: ``pi_r = (n/N) HypergeomCDF(k-1; N-1, r-1, n-1)`` for ``r = 1..N``: the
     chance that the response at rank ``r`` is drawn in a uniform ``n``-subset and lands
-    in its top ``k``.  Sums to ``k``."""
-    from scipy import stats  # only the exact estimator needs it; importing it costs ~1 s
+    in its top ``k``.  Sums to ``k``.  The CDF comes from :func:`_hypergeom_cdf`, exact
+    up to one rounding (and without importing SciPy, about 1 s)."""
+    return (n / pool_size) * _hypergeom_cdf(int(pool_size), int(n))[:, int(k) - 1]
 
-    r = np.arange(1, pool_size + 1)
-    return (n / pool_size) * stats.hypergeom.cdf(k - 1, pool_size - 1, r - 1, n - 1)
+
+@functools.lru_cache(maxsize=32)
+def _hypergeom_cdf(pool_size: int, n: int) -> np.ndarray:
+    """``F[r-1, k-1] = HypergeomCDF(k-1; N-1, r-1, n-1)`` for ``r = 1..N``, ``k = 1..n``.
+
+    With ``M = N-1`` others, ``K = r-1`` of them above rank ``r`` and ``d = n-1`` of
+    them drawn, the numerators ``a_x = C(K, x) C(M-K, d-x)`` are whole numbers; they
+    follow ``a_{x+1} = a_x (K-x)(d-x) / ((x+1)(M-K-d+x+1))`` from the first ``x`` with
+    ``a_x > 0``.  Their running sums are divided by ``C(M, d)`` once, in Python's
+    integer arithmetic: every value is correctly rounded.  O(N n) integer steps,
+    cached per ``(N, n)``; read-only.
+    """
+    others, drawn = pool_size - 1, n - 1
+    total = math.comb(others, drawn)
+    out = np.zeros((pool_size, n))
+    for above in range(pool_size):
+        below = others - above
+        x = max(0, drawn - below)
+        term = math.comb(above, x) * math.comb(below, drawn - x)
+        running = 0
+        row = out[above]
+        for k in range(n):  # k = x + 1 responses may land in the top: CDF at x = k
+            if k >= x and k <= min(above, drawn):
+                if k > x:
+                    term = term * (above - k + 1) * (drawn - k + 1) // (k * (below - drawn + k))
+                running += term
+            row[k] = running / total
+    out.setflags(write=False)
+    return out
 
 
 def k_for_eta(etas, n: int) -> np.ndarray:
@@ -426,8 +466,8 @@ _COUNTS_CACHE_CELLS = 20_000_000  # cache whole matrices up to 80 MB (int32)
 _COUNT_CHUNK = 100
 
 
-def _draw_counts(n: int, n_boot: int, seed: int, start: int, stop: int) -> np.ndarray:
-    out = np.empty((stop - start, n), dtype=np.int32)
+def _draw_counts(n: int, n_boot: int, seed: int, start: int, stop: int, dtype=np.int32) -> np.ndarray:
+    out = np.empty((stop - start, n), dtype=dtype)
     first = start // _COUNT_CHUNK
     for chunk in range(first, (stop - 1) // _COUNT_CHUNK + 1 if stop > start else first):
         lo, hi = chunk * _COUNT_CHUNK, min((chunk + 1) * _COUNT_CHUNK, n_boot)
@@ -443,6 +483,15 @@ def _draw_counts(n: int, n_boot: int, seed: int, start: int, stop: int) -> np.nd
 @functools.lru_cache(maxsize=4)
 def _cached_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
     counts = _draw_counts(n, n_boot, seed, 0, n_boot)
+    counts.setflags(write=False)
+    return counts
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_float_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """:func:`bootstrap_counts` as float64, kept for the next RM: ``counts @ values``
+    would otherwise convert the whole count matrix on every call."""
+    counts = _draw_counts(n, n_boot, seed, 0, n_boot, dtype=np.float64)  # the same draws, no int copy
     counts.setflags(write=False)
     return counts
 
@@ -478,7 +527,7 @@ def bootstrap_over_prompts(per_prompt: np.ndarray, n_boot: int = 1000, seed: int
     step = n_boot if whole else _COUNT_CHUNK
     for start in range(0, n_boot, step):
         stop = min(start + step, n_boot)
-        counts = bootstrap_counts(n, n_boot, seed) if whole else bootstrap_counts(n, n_boot, seed, start, stop)
+        counts = _cached_float_counts(n, n_boot, seed) if whole else bootstrap_counts(n, n_boot, seed, start, stop)
         if denominators is None:
             means[start:stop] = counts @ values / n
         else:
@@ -587,86 +636,95 @@ def count_inversions(values: np.ndarray) -> np.ndarray:
 
     ``values`` is an integer matrix ``(rows, width)`` with ``width`` a power of two and
     entries in ``0..width`` (use ``width`` for padding at the end of a row: it never
-    forms an inversion).  A bottom-up merge sort run on all rows at once: at each level
-    every element of a right run counts the elements of its left run that are larger,
-    found with one ``searchsorted`` over all runs (each run is offset so the
-    concatenation stays sorted).  O(width log width) per row.
+    forms an inversion).  A bottom-up merge sort run on all rows at once, one row-wise
+    integer sort per level: at level ``r`` each pair of neighbouring runs of length
+    ``r`` is merged by sorting ``(segment, value, side)``, left before right on equal
+    values.  A right element at merged position ``q`` has ``q - k`` left elements at
+    most its value (``k``: right elements before it), so the level's inversions are
+    ``r^2 + r(r-1)/2 - sum(q over right elements)`` per segment.  O(width log width)
+    per row.
     """
     rows, width = values.shape
     inversions = np.zeros(rows, dtype=np.int64)
-    current = np.asarray(values, dtype=np.int64)
+    doubled = 2 * np.asarray(values, dtype=np.int64)
+    cols = np.arange(width, dtype=np.int64)
     run = 1
     while run < width:
-        pairs = current.reshape(rows, width // (2 * run), 2, run)
-        segment = np.arange(rows * (width // (2 * run)), dtype=np.int64).reshape(
-            rows, width // (2 * run), 1) * (width + 1)
-        left = (pairs[:, :, 0, :] + segment).ravel()
-        right = (pairs[:, :, 1, :] + segment).ravel()
-        at_most = np.searchsorted(left, right, side="right") - (segment // (width + 1) * run).repeat(
-            run, axis=2).ravel()
-        inversions += (run - at_most).reshape(rows, -1).sum(axis=1)
-        current = np.sort(pairs.reshape(rows, width // (2 * run), 2 * run), axis=2).reshape(rows, width)
+        segments = width // (2 * run)
+        side = (cols // run) & 1
+        key = doubled + ((cols // (2 * run)) * (2 * width + 2) + side)[None, :]
+        key.sort(axis=1)
+        key &= 1  # which side each merged position holds
+        right_positions = key @ (cols % (2 * run))
+        inversions += segments * (run * run + run * (run - 1) // 2) - right_positions
         run *= 2
     return inversions
 
 
-def _tied_pairs(group: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Per row, the number of unordered valid pairs in the same group (ids 0..width)."""
-    rows, width = group.shape
-    flat = (np.arange(rows)[:, None] * (width + 1) + group)[valid]
-    sizes = np.bincount(flat, minlength=rows * (width + 1)).reshape(rows, width + 1)
-    return (sizes * (sizes - 1) // 2).sum(axis=1)
+def _pairs_in_blocks(block_start: np.ndarray, block_size: np.ndarray, n: np.ndarray, width: int) -> np.ndarray:
+    """Per row, the number of pairs inside the tie blocks (:func:`ranking.tie_blocks` of
+    row-sorted values) that lie among the row's first ``n[row]`` cells."""
+    row = block_start // width
+    inside = (block_start - row * width) < n[row]
+    pairs = block_size * (block_size - 1) // 2
+    return np.bincount(row[inside], weights=pairs[inside], minlength=n.size).astype(np.int64)
 
 
-def _dense_ranks(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Dense 0-based rank of each valid cell within its row (equal values share one);
-    padding gets ``width``."""
-    order, block_id, _, _ = rank_rows(values, valid)
-    ids = block_id.reshape(values.shape)
-    dense = np.empty_like(ids)
-    np.put_along_axis(dense, order, ids - ids[:, :1], axis=1)
-    return np.where(valid, dense, values.shape[1])
+def _oracle_ranks(bucket):
+    """The oracle's ranks within each row of a ranked bucket, at the RM-order positions:
+    dense 0-based ranks (padding ``width``), average 1-based ranks ascending (padding
+    NaN), and per row the number of pairs with equal oracle scores.  One row sort."""
+    valid = bucket.valid
+    rows, width = valid.shape
+    positions, sorted_oracle = sort_positions(bucket.oracle, valid)
+    block_id, block_start, block_size = tie_blocks(sorted_oracle)
+    ids = block_id.reshape(rows, width)
+    cells = positions.ravel()
+    dense = np.empty(rows * width, dtype=np.int64)
+    dense[cells] = (ids - ids[:, :1]).ravel()
+    mid = (block_columns(block_start, rows, width) + 1 + (block_size - 1) / 2.0)[block_id]
+    average = np.empty(rows * width)
+    average[cells] = mid
+    dense, average = dense.reshape(rows, width), average.reshape(rows, width)
+    dense[~valid] = width
+    average[~valid] = np.nan
+    return dense, average, _pairs_in_blocks(block_start, block_size, bucket.n, width)
 
 
-def pair_statistics(bucket) -> dict:
+def pair_statistics(bucket, oracle_ranks=None) -> dict:
     """§9 pair counts per row of a ranked bucket, in O(N log N) per prompt.
 
-    With rows in RM order, order each RM tie block by oracle ascending, then
-    descending, and count inversions of the oracle sequence (``inv_asc``,
-    ``inv_desc``).  Pairs in different RM blocks are the same in both orders; pairs
-    inside a block contribute ``-t`` and ``+t`` (``t``: RM ties with different oracle
-    scores).  Hence ``concordant - discordant = inv_asc + inv_desc - n0 + n_tied_oracle``
-    and ``t = inv_desc - inv_asc``.
+    With rows in RM order, order each RM tie block by oracle ascending (one row sort
+    of ``(block, oracle rank)``) and count the inversions ``I`` of the oracle
+    sequence: they are exactly the concordant pairs (RM above, oracle higher).  With
+    ``n0`` pairs, ``T_J`` oracle ties and ``t`` RM ties with different oracle scores,
+    the discordant pairs are ``n0 - I - T_J - t``, hence
+    ``concordant - discordant = 2 I - n0 + T_J + t``.  ``oracle_ranks``: the bucket's
+    :func:`_oracle_ranks`, when already computed.
     """
     valid = bucket.valid
     width = valid.shape[1]
-    oracle_rank = _dense_ranks(bucket.oracle, valid)
-    block = np.where(valid, bucket.block, width)
-    tied_rm = _tied_pairs(block, valid)
-    if not tied_rm.any():  # no RM ties (continuous scores): both orders are the RM order
-        inv_asc = inv_desc = count_inversions(oracle_rank)
-    else:
-        inv = []
-        for direction in (1, -1):
-            key = block * (2 * width + 2) + direction * oracle_rank + width
-            order = np.argsort(np.where(valid, key, np.iinfo(np.int64).max), axis=1)
-            inv.append(count_inversions(np.take_along_axis(oracle_rank, order, axis=1)))
-        inv_asc, inv_desc = inv
     n = bucket.n
+    oracle_rank, _, tied_oracle = _oracle_ranks(bucket) if oracle_ranks is None else oracle_ranks
+    rows = n.size
+    if bucket.block_size.size == rows * width:  # no RM ties (continuous scores): the RM order is the order
+        sequence, tied_rm = oracle_rank, np.zeros(rows, dtype=np.int64)
+        tied_both = tied_rm
+    else:
+        first_id = bucket.block_id[::width]
+        block_row = np.searchsorted(first_id, np.arange(bucket.block_size.size), side="right") - 1
+        tied_rm = _pairs_in_blocks(block_row * width + bucket.block_first, bucket.block_size, n, width)
+        key = np.where(valid, bucket.block, width) * (width + 1) + oracle_rank
+        key.sort(axis=1)
+        _, key_start, key_size = tie_blocks(key)
+        tied_both = _pairs_in_blocks(key_start, key_size, n, width)
+        sequence = key % (width + 1)
+    concordant = count_inversions(sequence)
     n0 = n * (n - 1) // 2
-    tied_oracle = _tied_pairs(oracle_rank, valid)
+    ties = tied_rm - tied_both
     return {"n0": n0, "tied_rm": tied_rm, "tied_oracle": tied_oracle,
-            "concordant_minus_discordant": inv_asc + inv_desc - n0 + tied_oracle,
-            "rm_ties_with_different_oracle": inv_desc - inv_asc}
-
-
-def _row_average_ranks(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Average (mid) ranks of each row's valid cells, ascending; padding gets NaN."""
-    order, block_id, block_start, block_size = rank_rows(values, valid)
-    mid_sorted = (block_start % values.shape[1] + 1 + (block_size - 1) / 2.0)[block_id].reshape(values.shape)
-    ranks = np.empty_like(mid_sorted)
-    np.put_along_axis(ranks, order, mid_sorted, axis=1)
-    return np.where(valid, ranks, np.nan)
+            "concordant_minus_discordant": 2 * concordant - n0 + tied_oracle + ties,
+            "rm_ties_with_different_oracle": ties}
 
 
 def baseline_per_prompt(ranking: Ranking) -> pd.DataFrame:
@@ -683,7 +741,8 @@ def baseline_per_prompt(ranking: Ranking) -> pd.DataFrame:
     rho = np.full(ranking.n_prompts, np.nan)
     tau = np.full(ranking.n_prompts, np.nan)
     for b in ranking.buckets:
-        pairs = pair_statistics(b)
+        oracle_ranks = _oracle_ranks(b)
+        pairs = pair_statistics(b, oracle_ranks)
         n0, x = pairs["n0"], pairs["concordant_minus_discordant"]
         ties = pairs["rm_ties_with_different_oracle"]
         n_diff = n0 - pairs["tied_oracle"]
@@ -694,7 +753,7 @@ def baseline_per_prompt(ranking: Ranking) -> pd.DataFrame:
             tau[b.prompts] = np.where(denom > 0, x / denom, np.nan)
         valid = b.valid
         ry = np.where(valid, b.rank_mid, np.nan)
-        rj = _row_average_ranks(b.oracle, valid)
+        rj = oracle_ranks[1]
         n = b.n[:, None]
         dy = np.where(valid, ry - np.nansum(ry, axis=1, keepdims=True) / n, 0.0)
         dj = np.where(valid, rj - np.nansum(rj, axis=1, keepdims=True) / n, 0.0)

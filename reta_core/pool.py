@@ -17,6 +17,34 @@ import numpy as np
 import pandas as pd
 
 
+class _Deferred:
+    """A dataclass field that may be given as a zero-argument callable: the value is
+    made on first read and kept.  The response identifiers (a million Python strings
+    for a large benchmark) cost more to build than the metrics that never read them."""
+
+    def __set_name__(self, owner, name):
+        self.slot = "_deferred_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            raise AttributeError("no default")  # dataclasses: the field is required
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = value()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = value
+
+    def raw(self, obj):
+        """The stored value, made or not (a callable when not read yet)."""
+        return obj.__dict__[self.slot]
+
+
+_RESPONSE_IDS = _Deferred()
+
+
 @dataclass(frozen=True)
 class Pool:
     """Scores of one benchmark, responses contiguous per prompt.
@@ -28,7 +56,8 @@ class Pool:
     offsets : ndarray of int64, shape (P + 1,)
         ``offsets[p]:offsets[p+1]`` are the rows of prompt ``p``; ``offsets[0] == 0``.
     response_ids : ndarray of shape (R,)
-        Response identifiers, one per row.
+        Response identifiers, one per row.  May be given as a zero-argument callable
+        returning them: it is called on first read (the metrics never read them).
     oracles : dict[str, ndarray of float64, shape (R,)]
         Oracle scores by oracle name (NaN = missing).
     rms : dict[str, ndarray of float64, shape (R,)]
@@ -39,7 +68,7 @@ class Pool:
 
     prompt_ids: np.ndarray
     offsets: np.ndarray
-    response_ids: np.ndarray
+    response_ids: np.ndarray = _RESPONSE_IDS
     oracles: dict = field(default_factory=dict)
     rms: dict = field(default_factory=dict)
     categories: np.ndarray | None = None
@@ -52,8 +81,11 @@ class Pool:
         if np.any(np.diff(offsets) < 0):
             raise ValueError("offsets must be non-decreasing")
         n = int(offsets[-1])
-        if len(self.response_ids) != n:
-            raise ValueError(f"response_ids has {len(self.response_ids)} rows, offsets say {n}")
+        ids = _RESPONSE_IDS.raw(self)
+        if callable(ids):
+            _RESPONSE_IDS.__set__(self, _checked_length(ids, n))
+        elif len(ids) != n:
+            raise ValueError(f"response_ids has {len(ids)} rows, offsets say {n}")
         for kind, scores in (("oracle", self.oracles), ("rm", self.rms)):
             for name, values in list(scores.items()):
                 values = np.asarray(values, dtype=np.float64)
@@ -91,6 +123,7 @@ class Pool:
         Rows in any order are reordered (stably) so that each prompt's responses are
         contiguous; rows already in prompt order (the store's) are taken as they are.
         ``categories``: one per prompt, or None; all-None categories count as none.
+        ``response_ids`` may be a zero-argument callable (made on first read).
         """
         codes = np.asarray(prompt_codes, dtype=np.int64)
         n_prompts = len(prompt_ids)
@@ -110,7 +143,8 @@ class Pool:
         return cls(
             prompt_ids=np.asarray(prompt_ids, dtype=object),
             offsets=np.concatenate([[0], np.cumsum(counts)]),
-            response_ids=rows(response_ids, object),
+            response_ids=(lambda: rows(response_ids(), object)) if callable(response_ids)
+            else rows(response_ids, object),
             oracles={k: rows(v, np.float64) for k, v in oracles.items()},
             rms={k: rows(v, np.float64) for k, v in (rms or {}).items()},
             categories=categories,
@@ -142,7 +176,7 @@ class Pool:
         """A copy with extra (or replaced) RM score arrays."""
         merged = dict(self.rms)
         merged.update(rms)
-        return Pool(self.prompt_ids, self.offsets, self.response_ids, dict(self.oracles),
+        return Pool(self.prompt_ids, self.offsets, _RESPONSE_IDS.raw(self), dict(self.oracles),
                     merged, self.categories)
 
     def select_prompts(self, mask) -> "Pool":
@@ -155,7 +189,7 @@ class Pool:
         return Pool(
             prompt_ids=self.prompt_ids[mask],
             offsets=np.concatenate([[0], np.cumsum(sizes)]),
-            response_ids=self.response_ids[rows],
+            response_ids=lambda: self.response_ids[rows],
             oracles={k: v[rows] for k, v in self.oracles.items()},
             rms={k: v[rows] for k, v in self.rms.items()},
             categories=None if self.categories is None else self.categories[mask],
@@ -165,3 +199,13 @@ class Pool:
         if self.categories is None:
             raise ValueError("this benchmark has no categories")
         return self.select_prompts(self.categories == category)
+
+
+def _checked_length(make, n: int):
+    """``make`` (a deferred ``response_ids``), checked for ``n`` rows when called."""
+    def checked():
+        ids = make()
+        if len(ids) != n:
+            raise ValueError(f"response_ids has {len(ids)} rows, offsets say {n}")
+        return ids
+    return checked

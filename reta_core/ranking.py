@@ -13,6 +13,7 @@ vectorised numpy call over a 2-D array per bucket, never a Python loop over prom
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -74,6 +75,84 @@ class Ranking:
     buckets: tuple
 
 
+_NON_SIGN = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+def sort_positions(key: np.ndarray, valid: np.ndarray, descending: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row of ``key`` ascending (of ``-key`` when ``descending``), invalid
+    cells last, with one sort of the rows.
+
+    The order comes from one row-wise sort of int64 words that hold the key's
+    order-preserving bits in their high part and the column in the low
+    ``log2(width)`` bits: no ``argsort`` and no gathers along rows.  Clearing those
+    low bits merges keys that differ only there; a row where that reorders two keys
+    (keys within about ``1e-14`` relative of each other, in practice never) is
+    sorted again with a stable ``argsort``.  Equal keys keep column order.
+
+    Returns the flat positions ``row * width + column`` of the cells in sorted
+    order, ``(rows, width)``, and the sorted keys (``-key`` when ``descending``;
+    invalid cells: ``+inf``).
+    """
+    rows, width = key.shape
+    # x + 0.0 and 0.0 - x turn -0.0 into 0.0: equal floats get equal bits
+    masked = np.subtract(0.0, key) if descending else np.add(key, 0.0)
+    if not valid.all():
+        masked[~valid] = np.inf
+    low = np.int64((1 << max(int(width - 1).bit_length(), 1)) - 1)
+    words = masked.view(np.int64).copy()
+    np.bitwise_xor(words, _NON_SIGN, out=words, where=words < 0)  # negative floats sort reversed
+    words &= ~low
+    words |= np.arange(width, dtype=np.int64)[None, :]
+    words.sort(axis=1)
+    words &= low
+    words += (np.arange(rows, dtype=np.int64) * width)[:, None]
+    sorted_key = masked.ravel()[words]
+    if width > 1:
+        wrong = np.flatnonzero((sorted_key[:, 1:] < sorted_key[:, :-1]).any(axis=1))
+        if wrong.size:  # merged keys came out of order: sort those rows exactly
+            fixed = np.argsort(masked[wrong], axis=1, kind="stable")
+            words[wrong] = fixed + (wrong * width)[:, None]
+            sorted_key[wrong] = np.take_along_axis(masked[wrong], fixed, axis=1)
+    return words, sorted_key
+
+
+@functools.lru_cache(maxsize=4)
+def _untied_blocks(rows: int, width: int):
+    """``tie_blocks`` when every cell is its own block, and each block's column:
+    read-only, shared by every RM of the same shape (continuous scores allocate
+    nothing per RM)."""
+    block_id = np.arange(rows * width, dtype=np.int64)
+    size = np.ones(rows * width, dtype=np.int64)
+    first = np.tile(np.arange(width, dtype=np.int64), rows)
+    for array in (block_id, size, first):
+        array.setflags(write=False)
+    return block_id, block_id, size, first
+
+
+def block_columns(block_start: np.ndarray, rows: int, width: int) -> np.ndarray:
+    """The column where each tie block starts (``block_start % width``)."""
+    if not block_start.flags.writeable:  # the shared blocks of :func:`_untied_blocks`
+        return _untied_blocks(rows, width)[3]
+    return block_start % width
+
+
+def tie_blocks(sorted_key: np.ndarray):
+    """Tie blocks of row-sorted keys: ``(block_id, block_start, block_size)`` as in
+    :func:`rank_rows` (a block never spans two rows)."""
+    rows, width = sorted_key.shape
+    starts = np.ones((rows, width), dtype=bool)
+    if width > 1:
+        np.not_equal(sorted_key[:, 1:], sorted_key[:, :-1], out=starts[:, 1:])
+    flat_starts = starts.ravel()
+    if flat_starts.all():  # no ties anywhere (continuous scores, full rows)
+        return _untied_blocks(rows, width)[:3]
+    block_id = np.cumsum(flat_starts) - 1
+    block_start = np.flatnonzero(flat_starts)
+    block_size = np.diff(block_start, append=rows * width)
+    return block_id, block_start, block_size
+
+
 def rank_rows(key: np.ndarray, valid: np.ndarray):
     """Sort each row of ``key`` ascending with invalid cells last; find tie blocks.
 
@@ -96,18 +175,9 @@ def rank_rows(key: np.ndarray, valid: np.ndarray):
     block_size : ndarray of int (n_blocks,)
         Number of cells in each block.
     """
-    rows, width = key.shape
-    masked = np.where(valid, key, np.inf)
-    order = np.argsort(masked, axis=1)
-    sorted_key = np.take_along_axis(masked, order, axis=1)
-    starts = np.ones((rows, width), dtype=bool)
-    if width > 1:
-        starts[:, 1:] = sorted_key[:, 1:] != sorted_key[:, :-1]
-    flat_starts = starts.ravel()
-    block_id = np.cumsum(flat_starts) - 1
-    block_start = np.flatnonzero(flat_starts)
-    block_size = np.diff(block_start, append=rows * width)
-    return order, block_id, block_start, block_size
+    positions, sorted_key = sort_positions(key, valid)
+    positions -= (np.arange(key.shape[0], dtype=np.int64) * key.shape[1])[:, None]
+    return (positions, *tie_blocks(sorted_key))
 
 
 def _bucket_widths(sizes: np.ndarray) -> np.ndarray:
@@ -172,24 +242,33 @@ def rank_within_prompts(pool: Pool, rm: str, oracle: str) -> Ranking:
         valid = np.isfinite(score) & np.isfinite(oracle_raw)
         n = valid.sum(axis=1)
         n_counted[prompts] = n
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mu[prompts] = np.where(valid, oracle_raw, 0.0).sum(axis=1) / np.where(n > 0, n, np.nan)
         keep = n > 0
+        whole = rows is not None and bool(np.all(n == width))  # every cell counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = (oracle_raw if whole else np.where(valid, oracle_raw, 0.0)).sum(axis=1)
+            mu[prompts] = total / np.where(n > 0, n, np.nan)
         if not keep.all():
             prompts, n, index = prompts[keep], n[keep], index[keep]
             score, oracle_raw, valid = score[keep], oracle_raw[keep], valid[keep]
         if prompts.size == 0:
             continue
-        order, block_id, block_start, block_size = rank_rows(-score, valid)
-        valid_sorted = np.arange(width)[None, :] < n[:, None]
-        index = np.where(valid_sorted, np.take_along_axis(index, order, axis=1), -1)
-        score = np.where(valid_sorted, np.take_along_axis(score, order, axis=1), np.nan)
-        oracle_raw = np.where(valid_sorted, np.take_along_axis(oracle_raw, order, axis=1), 0.0)
+        positions, sorted_key = sort_positions(score, valid, descending=True)
+        block_id, block_start, block_size = tie_blocks(sorted_key)
+        if whole:  # full rows of one slice: positions are pool rows, nothing to mask
+            index = positions
+            index += rows.start
+            oracle_raw = j[index]
+            score = np.negative(sorted_key, out=sorted_key)
+        else:
+            valid_sorted = np.arange(width)[None, :] < n[:, None]
+            index = np.where(valid_sorted, index.ravel()[positions], -1)
+            oracle_raw = np.where(valid_sorted, oracle_raw.ravel()[positions], 0.0)
+            score = np.where(valid_sorted, -sorted_key, np.nan)
         if block_size.size == oracle_raw.size:  # no ties anywhere: J~ = J
             oracle_tied = oracle_raw
         else:
             block_mean = np.add.reduceat(oracle_raw.ravel(), block_start) / block_size
             oracle_tied = block_mean[block_id].reshape(oracle_raw.shape)
         buckets.append(RankedBucket(prompts, n, index, score, oracle_raw, oracle_tied,
-                                    block_id, block_start % width, block_size))
+                                    block_id, block_columns(block_start, n.size, width), block_size))
     return Ranking(rm, oracle, pool.n_prompts, n_counted, mu, tuple(buckets))

@@ -466,17 +466,28 @@ class Store:
             prompts = con.sql(
                 "SELECT prompt_id, category FROM prompts WHERE benchmark = ? ORDER BY prompt_code",
                 params=[benchmark]).to_arrow_table()
+            # unordered scans (an ORDER BY costs more than the rest); rows are put in
+            # response_code order in numpy
             rows = con.sql(
-                "SELECT prompt_code, response_id FROM responses WHERE benchmark = ? "
-                "ORDER BY response_code", params=[benchmark]).to_arrow_table()
+                "SELECT response_code, prompt_code, response_id FROM responses WHERE benchmark = ?",
+                params=[benchmark]).to_arrow_table()
             n = rows.num_rows
             oracle_arrays = {o: _scatter(con, "oracle_scores", "oracle", benchmark, o, n)
                              for o in oracle_names}
             rm_arrays = {r: _scatter(con, "rm_scores", "rm", benchmark, r, n) for r in rm_names}
-        codes = rows["prompt_code"].to_numpy()
+        place = rows["response_code"].to_numpy()
+        codes = np.empty(n, dtype=np.int64)
+        codes[place] = rows["prompt_code"].to_numpy()
         if codes.size and np.any(np.diff(codes) < 0):
             raise RuntimeError(f"{self.path}: responses of {benchmark!r} are not in prompt order")
-        pool = arrow_pool(prompts, codes, rows["response_id"], oracle_arrays, rm_arrays)
+        ids = rows["response_id"]
+
+        def response_ids():  # a million strings cost more than the metrics: made when read
+            out = np.empty(n, dtype=object)
+            out[place] = object_array(ids)
+            return out
+
+        pool = arrow_pool(prompts, codes, response_ids, oracle_arrays, rm_arrays)
         if category is not None:
             known = sorted({c for c in (pool.categories if pool.categories is not None else [])
                             if c is not None})
@@ -923,8 +934,12 @@ def _scatter(con, table: str, key: str, benchmark: str, name: str, n: int) -> np
         f"SELECT response_code, score FROM {quote_ident(table)} "
         f"WHERE benchmark = ? AND {quote_ident(key)} = ?", params=[benchmark, name]
     ).to_arrow_table()
+    place = data["response_code"].to_numpy()
+    score = data["score"].to_numpy(zero_copy_only=False)
+    if place.size == n and n and place[0] == 0 and place[-1] == n - 1 and np.all(np.diff(place) == 1):
+        return np.asarray(score, dtype=np.float64)  # every response, in order: no scatter
     out = np.full(n, np.nan)
-    out[data["response_code"].to_numpy()] = data["score"].to_numpy(zero_copy_only=False)
+    out[place] = score
     return out
 
 
@@ -954,10 +969,12 @@ def arrow_pool(prompts: pa.Table, codes: np.ndarray, response_ids, oracles: dict
     """A :class:`Pool` (:meth:`Pool.from_codes`) from Arrow data in pool order.
 
     ``prompts``: prompt_id and category, one row per prompt in prompt-code order;
-    ``codes``: each response's prompt code; ``response_ids``: Arrow column;
+    ``codes``: each response's prompt code; ``response_ids``: Arrow column (or a
+    zero-argument callable returning the identifiers, called when first read);
     ``oracles`` / ``rms``: float arrays aligned with the responses.
     """
-    return Pool.from_codes(codes, object_array(prompts["prompt_id"]), object_array(response_ids),
+    ids = response_ids if callable(response_ids) else object_array(response_ids)
+    return Pool.from_codes(codes, object_array(prompts["prompt_id"]), ids,
                            oracles, rms, categories=object_array(prompts["category"]))
 
 

@@ -333,3 +333,26 @@ def test_threads_mixing_reads_and_writes(example, tmp_path):
         t.join()
     assert errors == []
     assert {f"rm_{i}" for i in range(5)} <= set(example.list_rms("example")["name"])
+
+
+def test_response_ids_are_made_when_first_read(example):
+    """load_pool defers the response identifiers (a million strings cost more than the
+    metrics): made once on first read, equal to the stored order, also after a subset."""
+    from reta_core.pool import _RESPONSE_IDS
+
+    pool = example.load_pool("example")
+    assert callable(_RESPONSE_IDS.raw(pool))
+    texts = example.load_texts("example").to_pandas()
+    np.testing.assert_array_equal(pool.response_ids, texts["response_id"].to_numpy(object))
+    assert not callable(_RESPONSE_IDS.raw(pool))
+    math = pool.select_prompts(np.array([False, True, False]))
+    assert callable(_RESPONSE_IDS.raw(math))
+    assert list(math.response_ids) == list(texts["response_id"][4:8])
+
+    calls = []
+    lazy = Pool(np.array(["p"], dtype=object), [0, 2], lambda: calls.append(1) or np.array(["a", "b"], dtype=object))
+    assert calls == [] and list(lazy.response_ids) == ["a", "b"] and list(lazy.response_ids) == ["a", "b"]
+    assert calls == [1]
+    short = Pool(np.array(["p"], dtype=object), [0, 2], lambda: np.array(["a"], dtype=object))
+    with pytest.raises(ValueError, match="response_ids has 1 rows, offsets say 2"):
+        short.response_ids

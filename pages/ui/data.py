@@ -96,7 +96,8 @@ class View(NamedTuple):
 def evaluation(view: View) -> Evaluation:
     """The view's :class:`Evaluation` (its pool loaded once, its rankings kept)."""
     return Evaluation.from_store(get_store(view.path), view.benchmark, view.oracle, view.normalization,
-                                 category=view.category)
+                                 category=view.category,
+                                 info=benchmark_info(view.path, view.benchmark, view.stamp))  # cached: no 2nd read
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
