@@ -251,15 +251,21 @@ def reta_parts(ranking: Ranking, etas, normalization: str = "ratio", n: int | No
     if n is None:
         elig = eligibility(ranking, normalization)
         top = top_eta_mean(ranking, etas)
+        whole = etas >= 1.0
     else:
         elig = eligibility(ranking, normalization, n=n)
         top = exact_top_mean(ranking, etas, n)
+        whole = k_for_eta(etas, n) == n
+    # the top of the whole pool (eta = 1; for §4, k = n) is its mean exactly, not to
+    # rounding: so ratio is exactly 1 there and recovery's 0 / 0 is missing, never noise
+    top[:, whole] = ranking.mu[:, None]
     values = normalize(top, ranking.mu, normalization)
     values[~elig.prompt_counted] = np.nan
     denominators = None
     if normalization == "recovery":
         perfect = perfect_ranking(ranking)
         best = top_eta_mean(perfect, etas) if n is None else exact_top_mean(perfect, etas, n)
+        best[:, whole] = ranking.mu[:, None]
         denominators = best - ranking.mu[:, None]
         denominators[~elig.prompt_counted] = np.nan
     return PromptValues(values, denominators, elig)

@@ -43,8 +43,9 @@ def slices(pool: Pool, size: int) -> chunked.LocalEngine:
 
 def defined(parts) -> np.ndarray:
     """Where a recovery curve is defined beyond rounding: its denominator sum is more
-    than rounding noise on the oracle's scale (it is mathematically 0 at eta = 1 and,
-    for the exact estimator, wherever k = n; both engines then divide noise by noise)."""
+    than rounding noise on the oracle's scale (eta = 1 and k = n are exactly 0 / 0, hence
+    missing in both engines; a benchmark whose counted prompts all have a nearly constant
+    oracle can still leave noise over noise)."""
     den = parts.denominators[parts.counted]
     scale = np.abs(parts.eligibility.mu[parts.counted]).sum()
     return np.abs(den.sum(axis=0)) > 1e-9 * max(scale, 1e-300)

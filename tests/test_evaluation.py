@@ -121,6 +121,23 @@ def test_recovery_by_hand():
     assert np.isnan(table["reta"].iloc[3])  # eta = 1: 0 / 0, missing, never a number
 
 
+def test_the_whole_pool_is_its_mean_exactly():
+    """At eta = 1 (pool) and wherever k = n (exact, §4) the top is the whole pool or
+    subset, whose mean is mu_q exactly: ratio is exactly 1, difference exactly 0, and
+    recovery's 0 / 0 is missing, never rounding noise divided by rounding noise (it
+    printed numbers such as 0.96 at k = n before)."""
+    rng = np.random.default_rng(3)
+    groups = [list(rng.uniform(0.1, 1.0, size=6)) for _ in range(40)]
+    pool = pool_of(groups, {"y": [list(rng.normal(size=6)) for _ in groups]})
+    etas = [0.5, 0.9, 1.0]  # at n = 5: k = 3, 5, 5
+    for estimator, n, whole in (("pool", None, [False, False, True]), ("exact", 5, [False, True, True])):
+        got = {norm: Evaluation(pool, "J", norm).curves(["y"], etas, estimator=estimator, n=n).table["reta"]
+               for norm in ("ratio", "difference", "recovery")}
+        assert (got["ratio"][whole] == 1.0).all() and (got["difference"][whole] == 0.0).all()
+        assert got["recovery"][whole].isna().all()
+        assert got["recovery"][[not w for w in whole]].notna().all()
+
+
 def test_recovery_ignores_an_affine_change_of_the_oracle(tmp_path):
     """The issue's 'done when': the demo benchmark re-imported with its oracle shifted by
     +5 and scaled by 3 gives the same recovery to 1e-9, bands and comparison included."""
