@@ -96,12 +96,12 @@ def _show_flash() -> None:
         st.caption("Nothing was written.")
 
 
-def _upload_rules(types: str) -> None:
+def _upload_rules(types: str, commands: str = "`ingest`, `add-scores`") -> None:
     """What an uploader takes, as visible text: the browser refuses a file over the limit
     before sending it, marking it only with a red icon whose reason needs a hover."""
     st.caption(f"{types}; up to {limit_mb} MB a file. A file over {limit_mb} MB is not sent (the browser "
-               "marks it red): import it with the command line (`ingest`, `add-scores`), which has no upload "
-               "limit.")
+               f"marks it red): import it with the command line ({commands}), which reads files up to "
+               f"its own limits ({data.import_limits()}; settings in the README's input formats).")
 
 
 def _uploaded(label: str, kind: str):
@@ -349,7 +349,8 @@ with public:
     public_uploads = st.file_uploader("Files", type=list(data.PUBLIC_UPLOAD_TYPES), accept_multiple_files=True,
                                       key=f"public_upload_{fmt}_{st.session_state[UPLOADS]}",
                                       help=f"JSON or Parquet files as published; each up to {limit_mb} MB.")
-    _upload_rules("JSON or Parquet files as published (" + ", ".join(f".{t}" for t in data.PUBLIC_UPLOAD_TYPES) + ")")
+    _upload_rules("JSON or Parquet files as published (" + ", ".join(f".{t}" for t in data.PUBLIC_UPLOAD_TYPES) + ")",
+                  "`import`")
     server_path = st.text_input("…or a path on the server (a file, a folder or hf://datasets/ORG/NAME/PATH)",
                                 key="public_path", placeholder="e.g. ~/downloads/RewardMATH_official/results/RewardMATH")
     texts_upload, step = None, None

@@ -36,7 +36,7 @@ from .pool import Pool
 
 #: Columns of the ingest long format that are never scores.
 ID_COLUMNS = ("prompt_id", "response_id", "prompt", "response", "category", "policy", "source_row")
-_BASE_MEMORY = 450 * 2**20  # the interpreter with numpy, pandas, pyarrow and DuckDB loaded
+_BASE_MEMORY = 220 * 2**20  # the interpreter with numpy, pandas, pyarrow and DuckDB loaded (measured: 170-200 MB)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 
 
@@ -310,7 +310,7 @@ def bytes_per_prompt(pool_size: float, n_rms: int, n_etas: int, n_boot: int) -> 
 
 def duckdb_bytes(limit: int) -> int:
     """The share of ``limit`` given to DuckDB's own buffers while the chunks are read."""
-    return max(limit // 5, 128 * 2**20)
+    return max(limit // 5, 64 * 2**20)
 
 
 def fixed_bytes(n_rms: int, n_etas: int, n_boot: int) -> int:
@@ -334,8 +334,9 @@ def chunk_prompts_for(limit: int, n_prompts: int, n_responses: int, n_rms: int, 
     fixed = fixed_bytes(n_rms, n_etas, n_boot) + duckdb_bytes(limit)
     budget = limit - fixed
     if budget <= 0:
-        raise RetaInputError(f"--memory-limit {limit / 2**20:.0f}MB is below what the run needs "
-                             f"before any chunk (about {fixed / 2**20:.0f}MB)")
+        given = f"{limit / 2**20:.0f}MB" if limit >= 2**20 else f"{limit / 2**10:.0f}KB"
+        raise RetaInputError(f"--memory-limit {given} is below what the run needs before any chunk "
+                             f"(about {fixed / 2**20:.0f}MB)")
     per = bytes_per_prompt(n_responses / max(n_prompts, 1), n_rms, n_etas, n_boot)
     return int(max(1, min(max(n_prompts, 1), budget // (2 * per))))
 

@@ -134,6 +134,12 @@ def metadata(ev, **extra) -> dict:
     return meta
 
 
+def multinomial_bootstrap(n_boot: int, seed: int, paired: bool = False) -> dict:
+    """The metadata of bands made by the in-memory engine's bootstrap over prompts (§6)."""
+    return {"kind": "multinomial", "interval": "percentile over prompts" + (", paired" if paired else ""),
+            "B": n_boot, "seed": seed}
+
+
 def _cell(value, fmt: str | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -429,7 +435,7 @@ def cmd_reta(args) -> int:
         out = table[["rm", "eta", "k", "reta", "std", "n_prompts"]]
         shown = out
         meta = metadata(ev, estimator="resample", n=n, etas=table["eta"].unique(), repeats=repeats,
-                        seed=args.seed)
+                        seed=args.seed, engine={"kind": "in-memory"})
         header = _describe(args, ev.oracle, f" · resampled at n = {n}, {repeats} repeats, "
                                             f"seed {args.seed}")
         footer = "k: responses kept of each n-subset's top eta; k = 1 is BoN@n.\n"
@@ -445,8 +451,8 @@ def cmd_reta(args) -> int:
         out = table[columns + ["below_min_eta"]]
         shown = table[columns].assign(flag=np.where(table["below_min_eta"], "*", ""))
         meta = metadata(ev, estimator=args.estimator, n=n, etas=table["eta"].unique(),
-                        bootstrap=({"kind": "percentile over prompts", "B": n_boot, "seed": args.seed}
-                                   if args.ci else None))
+                        bootstrap=multinomial_bootstrap(n_boot, args.seed) if args.ci else None,
+                        engine={"kind": "in-memory"})
         extra = f" · exact at n = {n}" if args.estimator == "exact" else " · pool estimator"
         if args.ci:
             extra += f" · 95 % bootstrap band (B = {n_boot}, seed {args.seed})"
@@ -480,6 +486,12 @@ def _streamed(args) -> bool:
     ray_only = [o for o, v in (("--ray-address", args.ray_address), ("--num-cpus", args.num_cpus)) if v]
     if ray_only and args.engine != "ray":
         raise UsageError(f"reta: {ray_only[0]} applies to --engine ray")
+    if args.bootstrap and not args.ci:
+        raise UsageError("reta: --bootstrap chooses how --ci bands are made: add --ci")
+    sizing = [o for o, v in (("--memory-limit", args.memory_limit), ("--chunk-prompts", args.chunk_prompts)) if v]
+    if sizing and args.parquet:
+        raise UsageError(f"reta: {sizing[0]} applies to a stored benchmark (--benchmark); with --parquet "
+                         "each Parquet file is one chunk")
     streamed = bool(args.parquet or args.engine == "ray" or args.chunk_prompts or args.bootstrap == "poisson")
     if args.engine == "ray" and not args.parquet:
         raise UsageError("reta: --engine ray reads Parquet partitions: give --parquet PATH "
@@ -615,8 +627,7 @@ def cmd_leaderboard(args) -> int:
         emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
     else:
         meta = metadata(ev, estimator="pool", n=board.n, etas=ev.eta_grid(include=LEADERBOARD_ETAS),
-                        bootstrap={"kind": "percentile over prompts", "B": DEFAULT_BOOTSTRAP, "seed": args.seed}
-                        if args.ci else None)
+                        bootstrap=multinomial_bootstrap(DEFAULT_BOOTSTRAP, args.seed) if args.ci else None)
         emit(render(out, args.format, meta=meta), args.out)
     return 0
 
@@ -651,7 +662,7 @@ def cmd_compare(args) -> int:
         emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
     else:
         meta = metadata(ev, estimator="pool", base=base, candidate=candidate, etas=out["eta"],
-                        bootstrap={"kind": "percentile over prompts, paired", "B": args.repeats, "seed": args.seed},
+                        bootstrap=multinomial_bootstrap(args.repeats, args.seed, paired=True),
                         require_better=bool(args.require_better), at=at,
                         verdict=verdict or None)
         emit(render(out, args.format, meta=meta), args.out)
@@ -1072,7 +1083,8 @@ def _streaming_options(p) -> None:
                    help="e.g. 2GB: stream the benchmark in chunks of prompts sized to stay under it "
                         "(when it would not fit in memory)")
     p.add_argument("--chunk-prompts", type=_int_at_least(1), metavar="N",
-                   help="stream the benchmark N prompts at a time")
+                   help="stream the benchmark N prompts at a time (with --memory-limit: instead of "
+                        "the chunk it would choose; the limit still caps DuckDB's buffers)")
     p.add_argument("--bootstrap", choices=("multinomial", "poisson"),
                    help="the bootstrap of --ci bands: multinomial (default in memory) or poisson "
                         "(docs/metric.md §6; always used when streaming or on Ray)")

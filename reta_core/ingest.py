@@ -50,7 +50,7 @@ from .pool import Pool
 from .progress import ensure as ensure_progress
 from .scorers import (BASELINE_DESCRIPTIONS, BASELINE_LENGTH, BASELINE_RANDOM, BASELINE_RANDOM_SEED,  # noqa: F401
                       BASELINES, baseline_scores)
-from .source import (FORMATS, MISSING_TOKENS, UPLOAD_TYPES, Source, describe_file, file_suffix,  # noqa: F401
+from .source import (FORMATS, MISSING_TOKENS, UPLOAD_TYPES, Source, describe_file, file_suffix, limit,  # noqa: F401
                      staged_upload)
 from .store import Store, arrow_pool, utc_now
 

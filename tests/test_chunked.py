@@ -195,7 +195,8 @@ def test_cli_chunked_run_equals_the_in_memory_run_and_says_its_bootstrap(demo_db
                          "--ci", "--memory-limit", "8GB", "--format", "json")[0])
     plain = json.loads(ok("--db", demo_db, "reta", "--benchmark", "demo", "--rm", "strong_rm", "--eta", "0.25",
                           "--ci", "--format", "json")[0])
-    assert fits == plain and plain["metadata"]["bootstrap"]["kind"] != "poisson"
+    assert fits == plain and plain["metadata"]["bootstrap"]["kind"] == "multinomial"
+    assert plain["metadata"]["engine"] == {"kind": "in-memory"}
 
 
 def test_cli_parquet_partitions_give_the_stored_benchmarks_curves(demo_db, tmp_path):
@@ -221,8 +222,33 @@ def test_cli_refuses_a_prompt_split_over_two_files_and_bad_combinations(demo_db,
     for extra, message in ((["--estimator", "resample"], "pool and exact"),
                            (["--bootstrap", "multinomial", "--ci"], "Poisson"),
                            (["--ray-address", "auto"], "--engine ray"),
-                           (["--memory-limit", "lots"], "not a size")):
+                           (["--memory-limit", "lots"], "not a size"),
+                           (["--bootstrap", "poisson"], "add --ci")):
         status, _, err = call("--db", demo_db, "reta", "--benchmark", "demo", "--chunk-prompts", "5", *extra)
         assert status == 2 and message in err, err
     status, _, err = call("--db", demo_db, "reta")
     assert status == 2 and "--benchmark" in err
+    status, _, err = call("reta", "--parquet", folder, "--oracle", "judge", "--chunk-prompts", "5")
+    assert status == 2 and "each Parquet file is one chunk" in err
+
+
+def test_a_ray_address_that_cannot_be_joined_is_the_users_fault(tmp_path):
+    """A ray:// address without Ray Client installed (or a cluster that cannot be joined)
+    is one `error:` line and exit 2, not exit 1 "please report" (a fresh process: this
+    one may already run a Ray instance)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray")
+    try:
+        import ray.util.client.ray_client_helpers  # noqa: F401  Ray Client installed: nothing to refuse
+        pytest.skip("Ray Client is installed here")
+    except ImportError:
+        pass
+    pq.write_table(pa.table({"prompt_id": ["a", "a"], "response_id": ["1", "2"], "judge": [1.0, 2.0],
+                             "rm": [0.1, 0.2]}), tmp_path / "part-0.parquet")
+    proc = subprocess.run([sys.executable, "-m", "reta_core", "reta", "--parquet", str(tmp_path), "--oracle", "judge",
+                           "--engine", "ray", "--ray-address", "ray://127.0.0.1:1", "--eta", "0.5"],
+                          capture_output=True, text=True, timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(lines) == 1 and "ray[client]" in lines[0], proc.stderr

@@ -226,6 +226,11 @@ def upload_stem(name: str) -> str:
 
 
 FILE_SUFFIXES = tuple(ingest.FORMATS)  # what a benchmark or RM upload may be
+
+
+def import_limits() -> str:
+    """The command line's own bounds on an input file (RETA_MAX_BYTES, RETA_MAX_ROWS), as words."""
+    return (f"{ingest.limit('RETA_MAX_BYTES') / 2**30:g} GiB, {ingest.limit('RETA_MAX_ROWS'):,} rows")
 RESERVED_COLUMNS = tuple(ingest.REQUIRED_COLUMNS) + tuple(ingest.TEXT_COLUMNS)
 
 

@@ -93,8 +93,16 @@ def _connect(ray, address: str | None = None, num_cpus: int | None = None) -> di
         return {"env_vars": {"PYTHONPATH": path}}
     address = address or os.environ.get("RAY_ADDRESS") or None
     local = {} if address else {"_node_ip_address": "127.0.0.1", "num_cpus": num_cpus}
-    ray.init(address=address, include_dashboard=False, log_to_driver=False,
-             logging_level="ERROR", runtime_env={"py_modules": [str(package)]}, **local)
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR", runtime_env={"py_modules": [str(package)]}, **local)
+    except (ConnectionError, ValueError, RuntimeError) as exc:  # the user's address or install
+        from ..errors import RetaInputError
+
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "ray[client]" in str(exc):
+            reason = "a ray:// address needs Ray Client: pip install 'ray[client]' (or run on a cluster node with --ray-address auto)"
+        raise RetaInputError(f"cannot join the Ray cluster at {address or 'a new local instance'}: {reason}") from None
     return {}
 
 
