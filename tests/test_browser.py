@@ -207,7 +207,21 @@ def test_curves_eta_slider_downloads_and_url(server, page, context):
         page.keyboard.press("ArrowRight")
     # the runs the key presses start settle on a larger eta, with the values at it
     page.wait_for_function("() => parseFloat(document.querySelector('.st-key-eta input').value) > 0.1")
-    page.wait_for_function(f"before => document.querySelector({TABLES!r}).textContent !== before", arg=before)
+    # the reruns the presses queue may redraw the table at an earlier eta for a moment (seen:
+    # idle between two reruns, the table back at eta = 0.1): wait until the page is idle and
+    # its table has held new values for a second
+    page.wait_for_function("""([selector, before]) => {
+        const app = document.querySelector('[data-testid="stApp"]');
+        const text = document.querySelector(selector)?.textContent;
+        const busy = app.getAttribute('data-test-script-state') !== 'notRunning'
+            || document.querySelector('[data-stale="true"]');
+        if (busy || text === before) { window.__settled = null; return false; }
+        if (!window.__settled || window.__settled.text !== text) {
+            window.__settled = {text, at: performance.now()};
+            return false;
+        }
+        return performance.now() - window.__settled.at > 1000;
+    }""", arg=[TABLES, before], polling=100)
     wait_idle(page)
     assert_no_error(page)
     eta = float(eta_input(page).input_value())
