@@ -36,5 +36,11 @@ try:
         page.run()
     finally:  # also after st.stop(): the URL always reflects what is shown
         state.state_to_url()
+    st.session_state["_retried_after_write"] = False
 except Exception as exc:  # the error boundary: st.stop/st.rerun are BaseExceptions and pass
+    if state.database_changed_during_run() and not st.session_state.get("_retried_after_write"):
+        # the data changed under this run (another program wrote the file): run once more on
+        # the new data instead of showing an error that came from the mix of old and new
+        st.session_state["_retried_after_write"] = True
+        st.rerun()
     widgets.show_error(exc)

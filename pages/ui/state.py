@@ -53,10 +53,18 @@ class Selection:
 
 
 # --------------------------------------------------------------------- the frame
+def database_changed_during_run() -> bool:
+    """Whether the database file was written since this run began (another program's
+    write: an RM removed between reading the benchmark's RM list and loading its scores)."""
+    started = st.session_state.get("_run_db_stamp")
+    return started is not None and data.db_stamp(data.db_path()) != started
+
+
 def frame_setup() -> Selection:
     """What app.py does before running a page: URL -> state, first-run demo, sidebar."""
     url_to_state()
     path = data.db_path()
+    st.session_state["_run_db_stamp"] = data.db_stamp(path)
     if not (data.get_store(path).exists() and data.benchmark_names(path, data.db_stamp(path))):
         box = st.empty()
         with box.container():
