@@ -48,3 +48,14 @@ def demo_pool():
 
     demo = generate_demo(n_prompts=120, n_responses=16, seed=3)
     return Pool.from_frame(demo.frame, demo.oracle_columns, demo.rm_columns, category_col="category")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray instance of 2 CPUs on 127.0.0.1 for one test module (the Ray tests mark
+    themselves with it after skipping when the distributed extra is missing)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    yield
+    ray.shutdown()

@@ -22,11 +22,7 @@ from reta_core.pool import Pool  # noqa: E402
 from tests.builders import call, ok  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    yield
-    ray.shutdown()
+pytestmark = pytest.mark.usefixtures("local_ray")
 
 
 def random_frame(seed: int = 0, n_prompts: int = 90) -> pd.DataFrame:
