@@ -1,6 +1,4 @@
 """``python -m reta_core``: the command line (see :mod:`reta_core.cli`)."""
-import sys
+from .cli import main_exit
 
-from .cli import main
-
-sys.exit(main())
+main_exit()

@@ -13,12 +13,14 @@ with the traceback only under ``--debug`` or ``RETA_DEBUG=1``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import json
 import math
 import os
 import sys
 import textwrap
+import threading
 import traceback
 from pathlib import Path
 
@@ -1145,5 +1147,23 @@ def main(argv=None) -> int:
 
 
 def main_exit() -> None:
-    """The ``reta`` console command (``pip install .``): ``python -m reta_core``."""
-    sys.exit(main())
+    """The ``reta`` console command (``pip install .``) and ``python -m reta_core``:
+    :func:`main`, then exit with its status.
+
+    The exit skips the interpreter's teardown, which frees every object one by one and
+    hands the memory back to the system page by page: about 0.15 s after a benchmark of
+    12.8 million scores, a tenth of a whole ``reta`` run (mypy's fast exit does the
+    same).  Exit handlers (Ray's shutdown, temporary files) run first and the output is
+    flushed; while a non-daemon thread is still running, the normal exit waits for it.
+    """
+    status = main()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
+           if t is not threading.main_thread()):
+        sys.exit(status)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that left (`| head`), a closed stream
+            pass
+    os._exit(status)

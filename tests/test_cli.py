@@ -461,6 +461,38 @@ def test_entry_point_exit_codes_and_quiet_progress(tmp_path):
     assert usage.stderr.startswith("error:")
 
 
+FAST_EXIT_SCRIPT = """
+import atexit, sys, threading, time
+from pathlib import Path
+from reta_core.cli import main_exit
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "atexit").write_text("ran"))
+if sys.argv[2] == "thread":  # a non-daemon thread still writing: the exit must wait for it
+    threading.Thread(target=lambda: (time.sleep(0.5), (out / "thread").write_text("done"))).start()
+sys.argv = ["reta", *sys.argv[3:]]
+main_exit()
+"""
+
+
+@pytest.mark.parametrize("thread", ["none", "thread"])
+def test_the_fast_exit_keeps_exit_handlers_output_status_and_threads(tmp_path, demo_db, thread):
+    """main_exit skips the interpreter's teardown, but not the exit handlers, the buffered
+    output, the exit status, or a non-daemon thread that is still running."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = lambda *args: subprocess.run([sys.executable, "-c", FAST_EXIT_SCRIPT, str(tmp_path), thread,
+                                        *map(str, args)], env=env, capture_output=True, text=True,
+                                       timeout=300)
+    res = run("--db", demo_db, "reta", "--benchmark", "demo", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    assert len(json.loads(res.stdout)["rows"]) > 100  # every buffered byte reached the pipe
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").exists() == (thread == "thread")
+    (tmp_path / "atexit").unlink()
+    bad = run("--db", demo_db, "reta", "--benchmark", "demo", "--eta", "1.5")
+    assert bad.returncode == 2 and bad.stderr == "error: eta must lie in (0, 1], got 1.5\n"
+    assert (tmp_path / "atexit").read_text() == "ran"
+
+
 @pytest.mark.skipif(not REAL_POOL.is_file(), reason=REAL_POOL_MISSING)
 def test_real_pool(tmp_path):
     db = tmp_path / "real.duckdb"
