@@ -115,12 +115,14 @@ class Evaluation:
         from .store import Store
 
         store = store if isinstance(store, Store) else Store(store)
-        info = store.benchmark_info(benchmark) if info is None else info
-        oracle = oracle or info["default_oracle"]
         M.check_normalization(normalization)
-        pool = store.load_pool(benchmark, oracles=[oracle], rms=rms, category=category)
-        evaluation = cls(pool, oracle, normalization, benchmark=benchmark,
-                         derived=[r["name"] for r in info["rms"] if r.get("is_derived")])
+        if info is None:
+            pool, oracle, derived = store.load_evaluated_pool(benchmark, oracle or None, rms, category)
+        else:
+            oracle = oracle or info["default_oracle"]
+            pool = store.load_pool(benchmark, oracles=[oracle], rms=rms, category=category)
+            derived = [r["name"] for r in info["rms"] if r.get("is_derived")]
+        evaluation = cls(pool, oracle, normalization, benchmark=benchmark, derived=derived)
         evaluation.category = category
         return evaluation
 

@@ -460,21 +460,41 @@ class Store:
         for none).  ``category``: keep only that category's prompts.
         """
         with self._read() as con:
-            self._require_benchmark(con, benchmark)
-            oracle_names = self._pick(con, "oracles", "oracle", benchmark, oracles)
-            rm_names = self._pick(con, "rms", "RM", benchmark, rms)
-            prompts = con.sql(
-                "SELECT prompt_id, category FROM prompts WHERE benchmark = ? ORDER BY prompt_code",
-                params=[benchmark]).to_arrow_table()
-            # unordered scans (an ORDER BY costs more than the rest); rows are put in
-            # response_code order in numpy
-            rows = con.sql(
-                "SELECT response_code, prompt_code, response_id FROM responses WHERE benchmark = ?",
-                params=[benchmark]).to_arrow_table()
-            n = rows.num_rows
-            oracle_arrays = {o: _scatter(con, "oracle_scores", "oracle", benchmark, o, n)
-                             for o in oracle_names}
-            rm_arrays = {r: _scatter(con, "rm_scores", "rm", benchmark, r, n) for r in rm_names}
+            return self._load_pool(con, benchmark, oracles, rms, category)
+
+    def load_evaluated_pool(self, benchmark: str, oracle: str | None = None, rms=None,
+                            category=None) -> tuple[Pool, str, list[str]]:
+        """What an evaluation of a stored benchmark reads, on one connection: the pool of
+        :meth:`load_pool` with one oracle (``None``: the benchmark's default oracle) and
+        ``rms``, that oracle's name, and the names of the benchmark's derived RMs.  (A
+        second connection and :meth:`benchmark_info`'s counts cost about 50 ms.)"""
+        with self._read() as con:
+            self._require_benchmark(con, benchmark)  # before its default oracle is read
+            if oracle is None:
+                oracle = first_row(con, "SELECT default_oracle FROM benchmarks WHERE name = ?",
+                                   [benchmark])[0]
+            derived = [r[0] for r in con.execute(
+                "SELECT name FROM rms WHERE benchmark = ? AND is_derived ORDER BY position, name",
+                [benchmark]).fetchall()]
+            return self._load_pool(con, benchmark, [oracle], rms, category), oracle, derived
+
+    def _load_pool(self, con, benchmark: str, oracles, rms, category) -> Pool:
+        """:meth:`load_pool` on an open read connection."""
+        self._require_benchmark(con, benchmark)
+        oracle_names = self._pick(con, "oracles", "oracle", benchmark, oracles)
+        rm_names = self._pick(con, "rms", "RM", benchmark, rms)
+        prompts = con.sql(
+            "SELECT prompt_id, category FROM prompts WHERE benchmark = ? ORDER BY prompt_code",
+            params=[benchmark]).to_arrow_table()
+        # unordered scans (an ORDER BY costs more than the rest); rows are put in
+        # response_code order in numpy
+        rows = con.sql(
+            "SELECT response_code, prompt_code, response_id FROM responses WHERE benchmark = ?",
+            params=[benchmark]).to_arrow_table()
+        n = rows.num_rows
+        oracle_arrays = {o: _scatter(con, "oracle_scores", "oracle", benchmark, o, n)
+                         for o in oracle_names}
+        rm_arrays = {r: _scatter(con, "rm_scores", "rm", benchmark, r, n) for r in rm_names}
         place = rows["response_code"].to_numpy()
         codes = np.empty(n, dtype=np.int64)
         codes[place] = rows["prompt_code"].to_numpy()

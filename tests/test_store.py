@@ -111,6 +111,25 @@ def test_load_pool_subsets_and_category(example):
     np.testing.assert_array_equal(math.oracles["judge_score"], [10, 1, 10, 4])
 
 
+def test_load_evaluated_pool_is_load_pool_plus_the_info_an_evaluation_needs(example):
+    """One connection reads what benchmark_info + load_pool did: the default oracle, the
+    derived RMs (an ensemble), and the same pool."""
+    from reta_core.ensembles import add_ensemble
+
+    add_ensemble(example, "example", ["helpful_rm", BASELINE_LENGTH], "mix")
+    info = example.benchmark_info("example")
+    pool, oracle, derived = example.load_evaluated_pool("example", rms=["helpful_rm", "mix"],
+                                                        category="math")
+    assert oracle == info["default_oracle"] == "judge_score" and list(pool.rms) == ["helpful_rm", "mix"]
+    assert derived == [r["name"] for r in info["rms"] if r["is_derived"]] == ["mix"]
+    assert_same_pool(pool, example.load_pool("example", oracles=["judge_score"],
+                                             rms=["helpful_rm", "mix"], category="math"))
+    with pytest.raises(RetaInputError, match=r"unknown oracle 'nope'.*judge_score"):
+        example.load_evaluated_pool("example", "nope")
+    with pytest.raises(RetaInputError, match=r"unknown benchmark 'nope'.*example"):
+        example.load_evaluated_pool("nope")
+
+
 @pytest.mark.parametrize("kwargs, words", [
     ({"oracles": ["nope"]}, ["unknown oracle 'nope'", "judge_score"]),
     ({"rms": ["nope"]}, ["unknown RM 'nope'", "helpful_rm", BASELINE_LENGTH]),
