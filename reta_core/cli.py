@@ -71,12 +71,16 @@ class Progress:
     ``progress(done, total, message)`` (:mod:`reta_core.progress`)."""
 
     def __init__(self, desc: str, unit: str = "%"):
-        from tqdm import tqdm
+        self.bar = None
+        if _stderr_tty():  # tqdm (and its monitor thread) only for a bar that shows
+            from tqdm import tqdm
 
-        self.bar = tqdm(total=None, desc=desc, unit=unit, leave=False, file=sys.stderr,
-                        disable=not _stderr_tty(), dynamic_ncols=True)
+            self.bar = tqdm(total=None, desc=desc, unit=unit, leave=False, file=sys.stderr,
+                            dynamic_ncols=True)
 
     def update(self, done: float, total: float, message: str = "") -> None:
+        if self.bar is None:
+            return
         if self.bar.total != total:
             self.bar.total = total
             self.bar.refresh()
@@ -88,7 +92,8 @@ class Progress:
         return self
 
     def __exit__(self, *exc):
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _plain(value):

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -590,3 +591,19 @@ def test_small_print_fixes():
     assert cli._cell(-0.00001, ".4f") == "0.0000" and cli._cell(-0.5, ".4f") == "-0.5000"
     status, out, _ = call("export-chart", "--help")
     assert status == 0 and "%%" not in out and "95 %" in out
+
+
+def test_progress_bar_with_throughput_on_a_terminal_only(monkeypatch, capsys):
+    """On a terminal the bar shows the unit's throughput; piped, nothing is drawn (and tqdm
+    is not even started)."""
+    monkeypatch.setattr(cli, "_stderr_tty", lambda: True)
+    with cli.Progress("curves", unit="RM") as bar:
+        for done in range(1, 4):
+            time.sleep(0.15)  # tqdm redraws at most every 0.1 s
+            bar.update(done, 3, "strong_rm")
+    err = capsys.readouterr().err
+    assert "curves" in err and "3/3" in err and "RM/s" in err and "strong_rm" in err
+    monkeypatch.setattr(cli, "_stderr_tty", lambda: False)
+    with cli.Progress("curves", unit="RM") as bar:
+        bar.update(1, 3)
+    assert bar.bar is None and capsys.readouterr().err == ""
