@@ -18,8 +18,10 @@ EXAMPLE_RM = REPO / "data" / "example_rm_scores.csv"
 REAL_POOL = Path(os.environ.get("RETA_REAL_POOL")
                  or Path(__file__).resolve().parents[2] / "shared/data/alpacaeval-tulu2-bon/pool.jsonl.gz"
                  ).expanduser()
+if REAL_POOL.is_dir():  # the pool's folder named instead of its file
+    REAL_POOL = REAL_POOL / "pool.jsonl.gz"
 REAL_POOL_MISSING = (f"real pool not found at {REAL_POOL}; set RETA_REAL_POOL to the path of "
-                     "alpacaeval-tulu2-bon/pool.jsonl.gz")
+                     "alpacaeval-tulu2-bon/pool.jsonl.gz or its folder")
 
 
 def make_pool(groups, rms=None) -> Pool:
