@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import errno
 import io
 import json
 import math
@@ -62,7 +63,8 @@ def _stderr_tty() -> bool:
 def note(message: str) -> None:
     """One line for the user on stderr (not part of the result); names in it cannot
     send control sequences to the terminal (:func:`terminal_safe`)."""
-    print(terminal_safe(message), file=sys.stderr)
+    if sys.stderr is not None:  # None: started with stderr closed
+        print(terminal_safe(message), file=sys.stderr)
 
 
 class Progress:
@@ -1118,6 +1120,8 @@ def _int_at_least(low: int):
 def main(argv=None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit
     status instead of exiting, so tests can call it in-process."""
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
     parser = build_parser()
     debug = os.environ.get("RETA_DEBUG", "").strip() not in ("", "0")
     command = None
@@ -1142,13 +1146,37 @@ def main(argv=None) -> int:
         except OSError:
             pass
         return 0
+    except OSError as exc:
+        if exc.errno not in _WRITE_REFUSALS:
+            return _unexpected(exc, command, debug)
+        where = f" {show(exc.filename)}" if exc.filename else ""  # none: the output
+        note(f"error: cannot write{where}: {exc.strerror or one_line(exc)}")
+        return 2
     except Exception as exc:  # noqa: BLE001 (the bug boundary)
-        if debug:
-            traceback.print_exc(file=sys.stderr)
-        where = f" in {command}" if command else ""
-        note(f"error: unexpected failure{where}: {type(exc).__name__}: {one_line(exc)} "
-             "(please report)")
-        return 1
+        return _unexpected(exc, command, debug)
+
+
+# The machine refusing a write (the user's or the machine's fault, exit 2, not a bug); the
+# store and --out turn their own into RetaInputError, so what reaches main() is the output.
+_WRITE_REFUSALS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Standard output when the program was started with it closed (``>&-``): writing
+    to it is refused the way writing to a closed descriptor is (exit 2, one line)."""
+
+    def write(self, text):
+        raise OSError(errno.EBADF, "standard output is closed")
+
+
+def _unexpected(exc: Exception, command, debug: bool) -> int:
+    """A bug: one line asking for a report (the traceback with ``--debug``), exit 1."""
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    where = f" in {command}" if command else ""
+    note(f"error: unexpected failure{where}: {type(exc).__name__}: {one_line(exc)} "
+         "(please report)")
+    return 1
 
 
 def main_exit() -> None:
@@ -1167,8 +1195,14 @@ def main_exit() -> None:
         sys.exit(status)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None or isinstance(stream, _ClosedOutput):  # started closed (`>&-`)
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):  # a reader that left (`| head`), a closed stream
+        except (BrokenPipeError, ValueError):  # a reader that left (`| head`), a closed stream
             pass
+        except OSError as exc:  # the rest of the output did not reach the file (a full disk)
+            if stream is sys.stdout:
+                note(f"error: cannot write the output: {exc.strerror or one_line(exc)}")
+                status = status or 2
     os._exit(status)

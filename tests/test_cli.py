@@ -475,23 +475,53 @@ main_exit()
 """
 
 
+def fast_exit_env(unbuffered: bool) -> dict:
+    """The child's environment; buffered output (no PYTHONUNBUFFERED) is what a user has
+    and what leaves the most for the last flush."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("RETA_DEBUG", None)
+    env.pop("PYTHONUNBUFFERED", None)
+    return {**env, "PYTHONUNBUFFERED": "1"} if unbuffered else env
+
+
 @pytest.mark.parametrize("thread", ["none", "thread"])
 def test_the_fast_exit_keeps_exit_handlers_output_status_and_threads(tmp_path, demo_db, thread):
     """main_exit skips the interpreter's teardown, but not the exit handlers, the buffered
     output, the exit status, or a non-daemon thread that is still running."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     run = lambda *args: subprocess.run([sys.executable, "-c", FAST_EXIT_SCRIPT, str(tmp_path), thread,
-                                        *map(str, args)], env=env, capture_output=True, text=True,
-                                       timeout=300)
-    res = run("--db", demo_db, "reta", "--benchmark", "demo", "--format", "json")
+                                        *map(str, args)], env=fast_exit_env(False),
+                                       capture_output=True, text=True, timeout=300)
+    res = run("--db", demo_db, "list")  # small: all of it waits in the buffer until the exit
     assert res.returncode == 0, res.stderr
-    assert len(json.loads(res.stdout)["rows"]) > 100  # every buffered byte reached the pipe
+    assert res.stdout == ok("--db", demo_db, "list")[0] and res.stderr == ""
     assert (tmp_path / "atexit").read_text() == "ran"
     assert (tmp_path / "thread").exists() == (thread == "thread")
     (tmp_path / "atexit").unlink()
     bad = run("--db", demo_db, "reta", "--benchmark", "demo", "--eta", "1.5")
     assert bad.returncode == 2 and bad.stderr == "error: eta must lie in (0, 1], got 1.5\n"
     assert (tmp_path / "atexit").read_text() == "ran"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device that is always full)")
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("command", [["list"], ["reta", "--benchmark", "demo", "--format", "json"]],
+                         ids=["small", "large"])
+def test_output_the_system_refuses_is_exit_2_in_one_line(demo_db, command, unbuffered):
+    """Output to a full disk fails whether it is written during the run (large or
+    unbuffered) or by the last flush (small and buffered); a closed stdout likewise; a
+    reader that leaves early (`| head`) is no error."""
+    argv = [sys.executable, "-m", "reta_core", "--db", str(demo_db), *command]
+    env = fast_exit_env(unbuffered)
+    with open("/dev/full", "w") as full:
+        res = subprocess.run(argv, env=env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith("error: cannot write") and "No space left on device" in res.stderr
+    closed = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            timeout=300, preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 2 and closed.stderr == "error: cannot write: standard output is closed\n"
+    reader = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # left before reading anything
+    assert reader.wait(timeout=300) == 0 and reader.stderr.read() == b""
 
 
 @pytest.mark.skipif(not REAL_POOL.is_file(), reason=REAL_POOL_MISSING)
