@@ -578,7 +578,7 @@ def _rm_score_column(src: Source, score_column):
     if len(others) != 1:
         raise src.error(("no score column" if not others else
                          f"{len(others)} possible score columns ({', '.join(map(show, others))})")
-                        + "; name the score column")
+                        + "; name the score column (--score-column, score_column= in Python)")
     return others[0]
 
 

@@ -148,9 +148,7 @@ class Source:
         name = path.name.lower()
         suffix = next((s for s in sorted(FORMATS, key=len, reverse=True) if name.endswith(s)),
                       None)
-        if suffix is None:
-            raise self.error("unknown file type; use one of " + ", ".join(FORMATS))
-        try:
+        try:  # what the path is comes first: a folder is "a folder", whatever its name
             mode = path.stat().st_mode
         except FileNotFoundError:
             raise self.error(f"file not found ({path})") from None
@@ -159,6 +157,8 @@ class Source:
         if not stat.S_ISREG(mode):
             kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
             raise self.error(f"{kind}, not a file ({path})")
+        if suffix is None:
+            raise self.error("unknown file type; use one of " + ", ".join(FORMATS))
         if path.stat().st_size == 0:
             raise self.error("the file is empty")
         fmt, reader = FORMATS[suffix]

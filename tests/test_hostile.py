@@ -437,9 +437,14 @@ def test_a_folder_fifo_or_link_loop_is_named_for_what_it_is(store, tmp_path):
     os.mkfifo(fifo)
     loop = tmp_path / "loop.csv"
     loop.symlink_to(loop)
+    plain_folder = tmp_path / "parts"  # a folder is named as one whatever its name
+    plain_folder.mkdir()
+    (tmp_path / "notes.txt").write_text("a,b\n")
     for path, words in ((folder, "a folder, not a file"), (fifo, "a FIFO, device or socket, not a file"),
                         (loop, "cannot be opened (Too many levels of symbolic links"),
-                        (tmp_path / "missing.csv", "file not found")):
+                        (tmp_path / "missing.csv", "file not found"),
+                        (plain_folder, "a folder, not a file"), (tmp_path / "missing.txt", "file not found"),
+                        (tmp_path / "notes.txt", "unknown file type; use one of .csv")):
         with pytest.raises(RetaInputError) as err:
             import_benchmark(store, path, "x", ["judge_score"])
         assert str(err.value).startswith(f"{path.name}: {words}"), str(err.value)
