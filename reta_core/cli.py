@@ -633,6 +633,11 @@ def cmd_leaderboard(args) -> int:
         if low:
             footer += (f"{', '.join(low)}: eta below 1/min N = 1/{board.min_pool_size}, so these are the "
                        "top-1 value (docs/metric.md §3).\n")
+        no_bon = out.loc[out["bon"].isna(), "rm"].tolist()
+        if no_bon:  # every prompt has fewer than n responses with both scores
+            footer += (f"bon -: {', '.join(map(show, no_bon))}: no prompt has n = {board.n} responses "
+                       f"scored by both the RM and the oracle, so BoN@{board.n} is undefined "
+                       "(docs/metric.md §4; --n sets a smaller n).\n")
         emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
     else:
         meta = metadata(ev, estimator="pool", n=board.n, etas=ev.eta_grid(include=LEADERBOARD_ETAS),
@@ -1090,7 +1095,8 @@ def _streaming_options(p) -> None:
                         "--parquet partitions")
     p.add_argument("--memory-limit", metavar="SIZE",
                    help="e.g. 2GB: stream the benchmark in chunks of prompts sized to stay under it "
-                        "(when it would not fit in memory)")
+                        "(when it would not fit in memory); KB, MB, GB, TB are powers of 1024, a bare "
+                        "number is bytes")
     p.add_argument("--chunk-prompts", type=_int_at_least(1), metavar="N",
                    help="stream the benchmark N prompts at a time (with --memory-limit: instead of "
                         "the chunk it would choose; the limit still caps DuckDB's buffers)")

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from reta_core import chunked, poisson
+from reta_core.errors import RetaInputError
 from reta_core.evaluation import Evaluation
 from reta_core.pool import Pool
 from reta_core.store import Store
@@ -90,6 +91,18 @@ def test_default_n_and_its_check_follow_the_whole_benchmark():
 
 
 # ----------------------------------------------------------------- the Poisson weights
+def test_memory_limit_sizes_are_powers_of_1024_and_echoed_as_given():
+    assert chunked.parse_size("2GB") == 2 * 2**30 and chunked.parse_size("512MiB") == 512 * 2**20
+    assert chunked.parse_size("1.5g") == 3 * 2**29 and chunked.parse_size("4096") == 4096
+    for bad in ("two", "0.5", "-1GB"):
+        with pytest.raises(RetaInputError, match="is not a size; e.g. 2GB"):
+            chunked.parse_size(bad)
+    for given, shown in (("2", "2 bytes"), ("100KB", "100KB"), ("200MB", "200MB")):
+        with pytest.raises(RetaInputError) as err:
+            chunked.chunk_prompts_for(chunked.parse_size(given), 400, 25_600, 8, 105, 0)
+        assert str(err.value).startswith(f"--memory-limit {shown} is below what the run needs")
+
+
 def test_mix_is_splitmix64_and_the_cdf_table_is_poisson_1():
     # splitmix64 from state 0: its first output is 0xE220A8397B1DCDAF (the reference value)
     assert int(poisson.mix(np.zeros(1, dtype=np.uint64))[0]) == 0xE220A8397B1DCDAF

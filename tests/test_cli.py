@@ -242,6 +242,24 @@ def test_leaderboard_n_ci_and_table(demo_db, engine):
     assert [line.split()[0] for line in body] == want["rm"].tolist()
 
 
+def test_leaderboard_says_why_an_rm_has_no_bon(tmp_path):
+    """An RM that scored 3 of every prompt's 4 responses has no BoN@4 (§4: prompts with
+    fewer than n do not count); the table says so instead of a bare '-'."""
+    rows = ["prompt_id,prompt,response_id,response,gold,full_rm,partial_rm"]
+    for p in range(6):
+        for r in range(4):
+            rows.append(f"p{p},q{p},p{p}-r{r},a{r},{(p + r) % 5},{r},{'' if r == 3 else (r * p) % 3}")
+    (tmp_path / "holes.csv").write_text("\n".join(rows) + "\n")
+    db = tmp_path / "h.duckdb"
+    ok("--db", db, "ingest", tmp_path / "holes.csv", "--benchmark", "holes", "--oracle", "gold")
+    table, _ = ok("--db", db, "leaderboard", "--benchmark", "holes")
+    line = next(l for l in table.splitlines() if l.startswith("bon -:"))
+    assert line.startswith("bon -: 'partial_rm': no prompt has n = 4 responses") and "BoN@4" in line
+    assert "full_rm" not in line
+    assert not any(l.startswith("bon -:") for l in
+                   ok("--db", db, "leaderboard", "--benchmark", "holes", "--n", 3)[0].splitlines())
+
+
 # ---------------------------------------------------------------------------- ingest, add-scores
 def test_ingest_example_and_add_scores(tmp_path):
     db = tmp_path / "e.duckdb"
