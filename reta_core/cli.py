@@ -608,6 +608,7 @@ def leaderboard_columns(table: pd.DataFrame, ci: bool) -> list[str]:
 
 def cmd_leaderboard(args) -> int:
     from .evaluation import LEADERBOARD_ETAS, rms_not_beating_length
+    from .readings import no_bon_note
     from .scorers import BASELINE_LENGTH
 
     ev = evaluation(args)
@@ -634,10 +635,8 @@ def cmd_leaderboard(args) -> int:
             footer += (f"{', '.join(low)}: eta below 1/min N = 1/{board.min_pool_size}, so these are the "
                        "top-1 value (docs/metric.md §3).\n")
         no_bon = out.loc[out["bon"].isna(), "rm"].tolist()
-        if no_bon:  # every prompt has fewer than n responses with both scores
-            footer += (f"bon -: {', '.join(map(show, no_bon))}: no prompt has n = {board.n} responses "
-                       f"scored by both the RM and the oracle, so BoN@{board.n} is undefined "
-                       "(docs/metric.md §4; --n sets a smaller n).\n")
+        if no_bon:
+            footer += f"bon -: {no_bon_note(map(show, no_bon), board.n, 'a smaller --n gives it a value')}\n"
         emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
     else:
         meta = metadata(ev, estimator="pool", n=board.n, etas=ev.eta_grid(include=LEADERBOARD_ETAS),

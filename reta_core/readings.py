@@ -236,6 +236,14 @@ def min_eta_note(min_pool: int) -> str:
             "response in the top eta, so the estimate there is the top-1 value.")
 
 
+def no_bon_note(rms, n: int, remedy: str) -> str:
+    """Why an RM's BoN@n is missing: every prompt has fewer than ``n`` responses scored by
+    both it and the oracle, and such prompts do not count for §4's estimator; ``remedy``
+    says where a smaller n is chosen."""
+    return (f"BoN@{n} is undefined for {', '.join(rms)}: no prompt has n = {n} responses scored by "
+            f"both the RM and the oracle (docs/metric.md §4); {remedy}.")
+
+
 def excluded_summary(excluded: pd.DataFrame) -> str:
     """'Prompts that do not count (for at least one RM): 12 prompts: <reason>.' (§1)."""
     if excluded.empty:

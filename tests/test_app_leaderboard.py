@@ -157,3 +157,25 @@ def test_ratio_on_a_scale_far_from_zero_suggests_recovery(demo_db):
     shown = at.dataframe[0].value.set_index("rm")
     expected = Evaluation.from_store(Store(demo_db), "demo", normalization="recovery").leaderboard().table
     np.testing.assert_allclose(shown.loc[expected["rm"], "reta_0.1"], expected["reta_0.1"], rtol=1e-12)
+
+
+def test_an_rm_without_bon_is_explained(demo_db):
+    """An RM that scored 3 of every prompt's 4 responses has no BoN@4 (§4); the page says
+    why under the table instead of leaving an empty cell."""
+    import pandas as pd
+
+    from reta_core import ingest
+
+    frame = pd.DataFrame([{"prompt_id": f"p{p}", "response_id": f"p{p}-r{r}", "gold": float((p + r) % 5),
+                           "full_rm": float(r), "partial_rm": np.nan if r == 3 else float((r * p) % 3)}
+                          for p in range(6) for r in range(4)])
+    ingest.import_frame(Store(demo_db), frame, "holes", ["gold"], ["full_rm", "partial_rm"])
+    st.cache_data.clear()
+    at = app()
+    at.query_params["bench"] = "holes"
+    at.run()
+    no_errors(at)
+    shown = at.dataframe[0].value.set_index("rm")
+    assert np.isnan(shown.loc["partial_rm", "bon"]) and not np.isnan(shown.loc["full_rm", "bon"])
+    notes = [c.value for c in at.caption if "BoN@4 is undefined" in c.value]
+    assert len(notes) == 1 and "partial_rm" in notes[0] and "full" not in notes[0], notes
