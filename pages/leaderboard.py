@@ -98,9 +98,8 @@ else:
 widgets.download_buttons("Leaderboard", table, key="leaderboard")
 if min_pool and min(ev.LEADERBOARD_ETAS) < 1 / min_pool:
     st.caption(readings.min_eta_note(min_pool))
-no_bon = table.loc[table["bon"].isna(), "rm"].tolist()
-if no_bon:
-    st.caption(readings.no_bon_note(map(readings.md, no_bon), n, "the Stability page shows BoN at smaller n"))
+if board.without_bon:
+    st.caption(readings.no_bon_note(map(readings.md, board.without_bon), n, "the Stability page shows BoN at smaller n"))
 
 st.markdown("**What the columns mean**")
 st.markdown("\n".join(f"- **{label.replace('*', chr(92) + '*')}**: {help_text[col]}" for col, label in (

@@ -634,9 +634,9 @@ def cmd_leaderboard(args) -> int:
         if low:
             footer += (f"{', '.join(low)}: eta below 1/min N = 1/{board.min_pool_size}, so these are the "
                        "top-1 value (docs/metric.md §3).\n")
-        no_bon = out.loc[out["bon"].isna(), "rm"].tolist()
-        if no_bon:
-            footer += f"bon -: {no_bon_note(map(show, no_bon), board.n, 'a smaller --n gives it a value')}\n"
+        if board.without_bon:
+            footer += (f"bon -: {no_bon_note(map(show, board.without_bon), board.n, 'a smaller --n gives it a value')}"
+                       "\n")
         emit(render(shown, "table", fmt, header=header, footer=footer), args.out)
     else:
         meta = metadata(ev, estimator="pool", n=board.n, etas=ev.eta_grid(include=LEADERBOARD_ETAS),

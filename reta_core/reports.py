@@ -352,6 +352,8 @@ class Leaderboard:
     excluded: pd.DataFrame
     n: int
     min_pool_size: int
+    #: RMs with counted prompts but none with ``n`` responses scored: no BoN@n (§4)
+    without_bon: tuple = ()
 
 
 def leaderboard(rankings: dict[str, Ranking], grid: np.ndarray, n: int, min_pool_size: int, *,
@@ -366,7 +368,7 @@ def leaderboard(rankings: dict[str, Ranking], grid: np.ndarray, n: int, min_pool
     baselines are marked ``is_baseline``.
     ``progress(done, total, message)`` is called after each RM."""
     result = curves(rankings, grid, normalization=normalization)
-    rows = []
+    rows, without_bon = [], []
     at = [int(np.searchsorted(grid, e)) for e in LEADERBOARD_ETAS]
     for done, (rm, ranking) in enumerate(rankings.items(), 1):
         group = result.table[result.table["rm"] == rm]
@@ -378,8 +380,11 @@ def leaderboard(rankings: dict[str, Ranking], grid: np.ndarray, n: int, min_pool
                 progress(done, len(rankings), rm)
             continue
         one = {rm: ranking}
-        bon_value = (bon(one, n, normalization=normalization).table["bon"].iloc[0]
-                     if n <= ranking.n_counted.max() else np.nan)
+        if n <= ranking.n_counted.max():
+            bon_value = bon(one, n, normalization=normalization).table["bon"].iloc[0]
+        else:
+            bon_value = np.nan
+            without_bon.append(rm)
         base = baselines(one).table.iloc[0]
         best = M.optimal_eta(grid, group["reta"].to_numpy(), elig.min_pool_size)
         star = int(np.searchsorted(grid, best["eta_star"]))
@@ -402,7 +407,8 @@ def leaderboard(rankings: dict[str, Ranking], grid: np.ndarray, n: int, min_pool
     table = pd.DataFrame(rows)
     if "reta_at_eta_star" in table:
         table = table.sort_values("reta_at_eta_star", ascending=False, kind="stable")
-    return Leaderboard(table.reset_index(drop=True), result.table, result.excluded, n, min_pool_size)
+    return Leaderboard(table.reset_index(drop=True), result.table, result.excluded, n, min_pool_size,
+                       tuple(without_bon))
 
 
 # --------------------------------------------------------------------- categories

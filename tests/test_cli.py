@@ -257,6 +257,10 @@ def test_leaderboard_says_why_an_rm_has_no_bon(tmp_path):
     assert line == ("bon -: BoN@4 is undefined for 'partial_rm': no prompt has n = 4 responses scored by both "
                     "the RM and the oracle (docs/metric.md §4); a smaller --n gives it a value.")
     assert "full_rm" not in line
+    board = Evaluation.from_store(Store(db), "holes").leaderboard(ci=False)
+    assert board.without_bon == ("partial_rm",) and board.n == 4
+    assert board.table.set_index("rm")["bon"].isna().to_dict() == {
+        "full_rm": False, "partial_rm": True, "baseline_length": False, "baseline_random": False}
     assert not any(l.startswith("bon -:") for l in
                    ok("--db", db, "leaderboard", "--benchmark", "holes", "--n", 3)[0].splitlines())
 
