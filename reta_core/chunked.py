@@ -334,7 +334,7 @@ def chunk_prompts_for(limit: int, n_prompts: int, n_responses: int, n_rms: int, 
     fixed = fixed_bytes(n_rms, n_etas, n_boot) + duckdb_bytes(limit)
     budget = limit - fixed
     if budget <= 0:
-        given = next(f"{limit / 1024 ** i:.3g}{unit}" for i, unit in ((3, "GB"), (2, "MB"), (1, "KB"), (0, " bytes"))
+        given = next(f"{limit / 1024 ** i:.4g}{unit}" for i, unit in ((3, "GB"), (2, "MB"), (1, "KB"), (0, " bytes"))
                      if limit >= 1024 ** i or i == 0)
         raise RetaInputError(f"--memory-limit {given} is below what the run needs before any chunk "
                              f"(about {fixed / 2**20:.0f}MB)")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import errno
 import io
 import json
 import math
@@ -63,8 +62,11 @@ def _stderr_tty() -> bool:
 def note(message: str) -> None:
     """One line for the user on stderr (not part of the result); names in it cannot
     send control sequences to the terminal (:func:`terminal_safe`)."""
-    if sys.stderr is not None:  # None: started with stderr closed
-        print(terminal_safe(message), file=sys.stderr)
+    try:
+        if sys.stderr is not None:  # None: started with stderr closed
+            print(terminal_safe(message), file=sys.stderr)
+    except OSError:  # stderr full or gone: the result on stdout still matters more
+        pass
 
 
 class Progress:
@@ -1125,8 +1127,10 @@ def _int_at_least(low: int):
 def main(argv=None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit
     status instead of exiting, so tests can call it in-process."""
-    if sys.stdout is None:
-        sys.stdout = _ClosedOutput()
+    from .store import committed_writes
+
+    guard = sys.stdout = _GuardedOutput(sys.stdout)
+    writes_before = committed_writes()
     parser = build_parser()
     debug = os.environ.get("RETA_DEBUG", "").strip() not in ("", "0")
     command = None
@@ -1151,27 +1155,56 @@ def main(argv=None) -> int:
         except OSError:
             pass
         return 0
-    except OSError as exc:
-        if exc.errno not in _WRITE_REFUSALS:
-            return _unexpected(exc, command, debug)
-        where = f" {show(exc.filename)}" if exc.filename else ""  # none: the output
-        note(f"error: cannot write{where}: {exc.strerror or one_line(exc)}")
+    except OutputRefused as exc:  # the machine's or the user's doing: exit 2, not a bug
+        note(f"error: {exc}{_changed_note(writes_before)}")
         return 2
     except Exception as exc:  # noqa: BLE001 (the bug boundary)
         return _unexpected(exc, command, debug)
+    finally:
+        if sys.stdout is guard:  # (a reader that left replaced it with os.devnull)
+            sys.stdout = guard.stream
 
 
-# The machine refusing a write (the user's or the machine's fault, exit 2, not a bug); the
-# store and --out turn their own into RetaInputError, so what reaches main() is the output.
-_WRITE_REFUSALS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF}
+def _changed_note(writes_before: int) -> str:
+    from .store import committed_writes
+
+    return " (the database had been updated before that)" if committed_writes() != writes_before else ""
 
 
-class _ClosedOutput(io.TextIOBase):
-    """Standard output when the program was started with it closed (``>&-``): writing
-    to it is refused the way writing to a closed descriptor is (exit 2, one line)."""
+class OutputRefused(Exception):
+    """The system refused to write the standard output: a full disk, a closed descriptor."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"cannot write the standard output: {reason}")
+
+
+class _GuardedOutput:
+    """``sys.stdout`` while :func:`main` runs: a write or flush the system refuses
+    becomes :class:`OutputRefused` (one line, exit 2) while any other failure stays a
+    bug; a reader that left (``BrokenPipeError``) passes through.  ``stream`` is None
+    when the program was started with stdout closed (``>&-``)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def _guarded(self, method: str, *args):
+        if self.stream is None:
+            raise OutputRefused("it is closed")
+        try:
+            return getattr(self.stream, method)(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputRefused(exc.strerror or one_line(exc)) from exc
 
     def write(self, text):
-        raise OSError(errno.EBADF, "standard output is closed")
+        return self._guarded("write", text)
+
+    def flush(self):
+        return self._guarded("flush")
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 def _unexpected(exc: Exception, command, debug: bool) -> int:
@@ -1200,14 +1233,14 @@ def main_exit() -> None:
         sys.exit(status)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        if stream is None or isinstance(stream, _ClosedOutput):  # started closed (`>&-`)
+        if stream is None:  # started closed (`>&-`)
             continue
         try:
             stream.flush()
         except (BrokenPipeError, ValueError):  # a reader that left (`| head`), a closed stream
             pass
         except OSError as exc:  # the rest of the output did not reach the file (a full disk)
-            if stream is sys.stdout:
-                note(f"error: cannot write the output: {exc.strerror or one_line(exc)}")
-                status = status or 2
+            if stream is sys.stdout and not status:
+                note(f"error: {OutputRefused(exc.strerror or one_line(exc))}{_changed_note(0)}")
+                status = 2
     os._exit(status)

@@ -380,7 +380,7 @@ def leaderboard(rankings: dict[str, Ranking], grid: np.ndarray, n: int, min_pool
                 progress(done, len(rankings), rm)
             continue
         one = {rm: ranking}
-        if n <= ranking.n_counted.max():
+        if n <= elig.n_counted[elig.prompt_counted].max():  # some counted prompt has n responses
             bon_value = bon(one, n, normalization=normalization).table["bon"].iloc[0]
         else:
             bon_value = np.nan

@@ -215,6 +215,26 @@ def _check_known(path, kind: str, known: list, wanted, where: str = "") -> None:
 
 
 # ---------------------------------------------------------------------------- Store
+
+_commits = 0  # write transactions this process committed (see committed_writes)
+
+
+def committed_writes() -> int:
+    """How many write transactions this process has committed to any database: the
+    command line compares it before and after a command to say whether a command that
+    failed late had already changed the database."""
+    return _commits
+
+
+def _write_refused(path: Path, exc: BaseException) -> RetaInputError:
+    """The machine refused a write of the database at ``path`` (no space, no permission):
+    one line, and the transaction was not committed."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return RetaInputError(f"{path}: cannot write the database: {first}; nothing was written (free "
+                          "space or fix the folder's permissions, then run it again)")
+
+
 class Store:
     """A RETA database file (see the module docstring for the schema).
 
@@ -318,7 +338,12 @@ class Store:
                 except duckdb.Error:
                     pass  # closing the connection discards the transaction anyway
                 raise
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except duckdb.TransactionException as exc:  # e.g. its log could not be written (a full disk)
+                raise _write_refused(self.path, exc) from exc
+            global _commits
+            _commits += 1
 
     @contextmanager
     def _write_lock(self):
@@ -330,11 +355,7 @@ class Store:
                 _migrate(con, self.path)
                 yield con
             except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
-                text = str(exc).strip()
-                first = text.splitlines()[0] if text else type(exc).__name__
-                raise RetaInputError(f"{self.path}: cannot write the database: {first}; nothing "
-                                     "was written (free space or fix the folder's permissions, "
-                                     "then run it again)") from exc
+                raise _write_refused(self.path, exc) from exc
             finally:
                 con.close()
 

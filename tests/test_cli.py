@@ -5,6 +5,7 @@ one ``error:`` line on stderr and no file left behind."""
 from __future__ import annotations
 
 import io
+import errno
 import json
 import os
 import subprocess
@@ -243,12 +244,14 @@ def test_leaderboard_n_ci_and_table(demo_db, engine):
 
 
 def test_leaderboard_says_why_an_rm_has_no_bon(tmp_path):
-    """An RM that scored 3 of every prompt's 4 responses has no BoN@4 (§4: prompts with
-    fewer than n do not count); the table says so instead of a bare '-'."""
+    """An RM that scored 3 of every counted prompt's 4 responses has no BoN@4 (§4: prompts
+    with fewer than n do not count); the table says so instead of a bare '-'.  Prompt p0
+    has all 4 scores but does not count (its oracle mean is 0, so no ratio, §3)."""
     rows = ["prompt_id,prompt,response_id,response,gold,full_rm,partial_rm"]
     for p in range(6):
         for r in range(4):
-            rows.append(f"p{p},q{p},p{p}-r{r},a{r},{(p + r) % 5},{r},{'' if r == 3 else (r * p) % 3}")
+            partial = "" if r == 3 and p else (r * p) % 3
+            rows.append(f"p{p},q{p},p{p}-r{r},a{r},{(p + r) % 5 if p else 0},{r},{partial}")
     (tmp_path / "holes.csv").write_text("\n".join(rows) + "\n")
     db = tmp_path / "h.duckdb"
     ok("--db", db, "ingest", tmp_path / "holes.csv", "--benchmark", "holes", "--oracle", "gold")
@@ -532,19 +535,64 @@ def test_the_fast_exit_keeps_exit_handlers_output_status_and_threads(tmp_path, d
 def test_output_the_system_refuses_is_exit_2_in_one_line(demo_db, command, unbuffered):
     """Output to a full disk fails whether it is written during the run (large or
     unbuffered) or by the last flush (small and buffered); a closed stdout likewise; a
-    reader that leaves early (`| head`) is no error."""
+    reader that leaves early (`| head`) is no error; a full stderr loses no output."""
     argv = [sys.executable, "-m", "reta_core", "--db", str(demo_db), *command]
     env = fast_exit_env(unbuffered)
     with open("/dev/full", "w") as full:
         res = subprocess.run(argv, env=env, stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
-    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
-    assert res.stderr.startswith("error: cannot write") and "No space left on device" in res.stderr
+        quiet = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=full, text=True, timeout=300)
+    assert res.returncode == 2 and res.stderr == "error: cannot write the standard output: No space left on device\n"
+    assert quiet.returncode == 0 and quiet.stdout == ok("--db", demo_db, *command)[0]
     closed = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             timeout=300, preexec_fn=lambda: os.close(1))
-    assert closed.returncode == 2 and closed.stderr == "error: cannot write: standard output is closed\n"
+    assert closed.returncode == 2 and closed.stderr == "error: cannot write the standard output: it is closed\n"
     reader = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     reader.stdout.close()  # left before reading anything
     assert reader.wait(timeout=300) == 0 and reader.stderr.read() == b""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device that is always full)")
+def test_a_refused_output_after_a_database_write_says_the_write_happened(tmp_path):
+    db = tmp_path / "w.duckdb"
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([sys.executable, "-m", "reta_core", "--db", str(db), "demo", "--prompts", "10",
+                              "--responses", "4"], env=fast_exit_env(False), stdout=full, stderr=subprocess.PIPE,
+                             text=True, timeout=300)
+    assert res.returncode == 2 and res.stderr == ("error: cannot write the standard output: No space left on "
+                                                  "device (the database had been updated before that)\n")
+    assert Store(db).benchmark_names() == ["demo"]
+
+
+def test_an_os_error_that_is_not_a_refused_output_is_still_a_bug(demo_db, monkeypatch):
+    def broken(self):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(Store, "benchmark_names", broken)
+    status, out, err = call("--db", demo_db, "list")
+    assert status == 1 and out == ""
+    assert err == "error: unexpected failure in list: OSError: [Errno 5] Input/output error (please report)\n"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE as a full disk is Linux's")
+def test_a_commit_the_disk_refuses_is_exit_2_and_writes_nothing(tmp_path):
+    """A file-size limit makes the database's log unwritable at COMMIT, as a full disk
+    would: one line, exit 2, and the database holds nothing of it."""
+    import resource
+    import signal
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    db = tmp_path / "full.duckdb"
+    res = subprocess.run([sys.executable, "-m", "reta_core", "--db", str(db), "demo", "--prompts", "200",
+                          "--responses", "16"], env=fast_exit_env(False), capture_output=True, text=True,
+                         timeout=300, preexec_fn=small_files)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith(f"error: {db}: cannot write the database: ") and "File too large" in res.stderr
+    assert res.stderr.endswith("nothing was written (free space or fix the folder's permissions, then run it "
+                               "again)\n") and res.stdout == ""
+    assert Store(db).benchmark_names() == []
 
 
 @pytest.mark.skipif(not REAL_POOL.is_file(), reason=REAL_POOL_MISSING)
