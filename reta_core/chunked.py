@@ -300,6 +300,14 @@ def parse_size(text) -> int:
     return int(size)
 
 
+def format_size(n_bytes: int) -> str:
+    """Bytes as :func:`parse_size` reads them: ``"1.5GB"``, ``"1000KB"``, ``"2 bytes"``."""
+    for power, unit in ((3, "GB"), (2, "MB"), (1, "KB")):
+        if n_bytes >= 1024 ** power:
+            return f"{n_bytes / 1024 ** power:.4g}{unit}"
+    return f"{n_bytes} bytes"
+
+
 def bytes_per_prompt(pool_size: float, n_rms: int, n_etas: int, n_boot: int) -> float:
     """A rough upper estimate of the working memory per prompt of a chunk: its scores
     (8 bytes per response and scorer, twice while read), one RM's ranking at a time
@@ -334,9 +342,7 @@ def chunk_prompts_for(limit: int, n_prompts: int, n_responses: int, n_rms: int, 
     fixed = fixed_bytes(n_rms, n_etas, n_boot) + duckdb_bytes(limit)
     budget = limit - fixed
     if budget <= 0:
-        given = next(f"{limit / 1024 ** i:.4g}{unit}" for i, unit in ((3, "GB"), (2, "MB"), (1, "KB"), (0, " bytes"))
-                     if limit >= 1024 ** i or i == 0)
-        raise RetaInputError(f"--memory-limit {given} is below what the run needs before any chunk "
+        raise RetaInputError(f"--memory-limit {format_size(limit)} is below what the run needs before any chunk "
                              f"(about {fixed / 2**20:.0f}MB)")
     per = bytes_per_prompt(n_responses / max(n_prompts, 1), n_rms, n_etas, n_boot)
     return int(max(1, min(max(n_prompts, 1), budget // (2 * per))))

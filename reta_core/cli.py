@@ -1236,11 +1236,11 @@ def main_exit() -> None:
         if stream is None:  # started closed (`>&-`)
             continue
         try:
-            stream.flush()
-        except (BrokenPipeError, ValueError):  # a reader that left (`| head`), a closed stream
+            (_GuardedOutput(stream) if stream is sys.stdout else stream).flush()
+        except (OSError, ValueError):  # a reader that left (`| head`), a closed stream, a full stderr
             pass
-        except OSError as exc:  # the rest of the output did not reach the file (a full disk)
-            if stream is sys.stdout and not status:
-                note(f"error: {OutputRefused(exc.strerror or one_line(exc))}{_changed_note(0)}")
+        except OutputRefused as exc:  # the rest of the output did not reach the file (a full disk)
+            if not status:
+                note(f"error: {exc}{_changed_note(0)}")
                 status = 2
     os._exit(status)
